@@ -1,0 +1,4 @@
+"""Proof: evidence store, hashing, custody log, listings; later seal, verify, export.
+
+This package never imports ``acquisition``, ``parsers`` or ``vmforensics``.
+"""

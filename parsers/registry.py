@@ -1,0 +1,67 @@
+"""The one registry of parsers, chosen by path pattern and/or content signature.
+
+Adding a format is adding one module that decorates its entry point with
+:func:`register` and naming that module in ``_MODULES`` below (plaso's pattern: parsers
+declare what they match, the registry picks them).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from parsers.base import Context, Item
+
+ParseFunc = Callable[[Item, Context], Iterator[object]]
+
+# Every parser module, imported once by load(); the single place formats are listed.
+_MODULES: tuple[str, ...] = (
+    "parsers.voicemail.ios_voicemail_db",
+)
+
+
+@dataclass(frozen=True)
+class ParserSpec:
+    name: str
+    func: ParseFunc
+    patterns: tuple[str, ...] = ()  # fnmatch over evidence paths (case-sensitive)
+    signatures: tuple[bytes, ...] = ()  # prefixes of the content at offset 0
+    regex: re.Pattern[str] | None = None
+
+    def matches(self, path: str, head: bytes) -> bool:
+        by_path = (not self.patterns) or any(
+            fnmatch.fnmatchcase(path, p) for p in self.patterns
+        )
+        by_content = (not self.signatures) or any(head.startswith(s) for s in self.signatures)
+        return by_path and by_content
+
+
+_REGISTRY: dict[str, ParserSpec] = {}
+
+
+def register(
+    name: str, *, patterns: tuple[str, ...] = (), signatures: tuple[bytes, ...] = ()
+) -> Callable[[ParseFunc], ParseFunc]:
+    if not patterns and not signatures:
+        raise ValueError(f"parser {name} must declare patterns or signatures")
+
+    def deco(func: ParseFunc) -> ParseFunc:
+        if name in _REGISTRY and _REGISTRY[name].func is not func:
+            raise ValueError(f"parser {name} registered twice")
+        _REGISTRY[name] = ParserSpec(name, func, patterns, signatures)
+        return func
+
+    return deco
+
+
+def load() -> list[ParserSpec]:
+    for module in _MODULES:
+        importlib.import_module(module)
+    return sorted(_REGISTRY.values(), key=lambda s: s.name)
+
+
+def parsers_for(path: str, head: bytes) -> list[ParserSpec]:
+    return [spec for spec in load() if spec.matches(path, head)]

@@ -1,0 +1,1 @@
+"""Voicemail stores, one module per platform store."""
