@@ -1,0 +1,3 @@
+from vmforensics.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Command line: one ``cmd_<name>.py`` module per command, found by ``main``."""
