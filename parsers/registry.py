@@ -1,14 +1,15 @@
 """The one registry of parsers, chosen by path pattern and/or content signature.
 
-Adding a format is adding one module that decorates its entry point with
-:func:`register` and naming that module in ``_MODULES`` below (plaso's pattern: parsers
-declare what they match, the registry picks them).
+Adding a format is adding one module, inside one of the ``_PACKAGES`` below, that
+decorates its entry point with :func:`register` (plaso's pattern: parsers declare what
+they match, the registry picks them).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import importlib
+import pkgutil
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,10 +18,8 @@ from parsers.base import Context, Item
 
 ParseFunc = Callable[[Item, Context], Iterator[object]]
 
-# Every parser module, imported once by load(); the single place formats are listed.
-_MODULES: tuple[str, ...] = (
-    "parsers.voicemail.ios_voicemail_db",
-)
+# Packages whose every module is a parser module, imported once by load().
+_PACKAGES: tuple[str, ...] = ("parsers.voicemail",)
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,11 @@ def register(
 
 
 def load() -> list[ParserSpec]:
-    for module in _MODULES:
-        importlib.import_module(module)
+    for package in _PACKAGES:
+        pkg = importlib.import_module(package)
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{package}.{info.name}")
     return sorted(_REGISTRY.values(), key=lambda s: s.name)
 
 
