@@ -52,8 +52,16 @@ class CustodyLog:
         return self._last_hash
 
     def append(
-        self, event: str, *, actor: str, tool: str, time_utc: str, detail: dict[str, Any]
+        self,
+        event: str,
+        *,
+        actor: str,
+        tool: str,
+        time_utc: str,
+        detail: dict[str, Any],
+        sync: bool = True,
     ) -> dict[str, Any]:
+        """Append one event; ``sync=False`` skips the fsync for bulk events (call sync())."""
         entry = {
             "seq": self._seq + 1,
             "time_utc": time_utc,
@@ -67,11 +75,20 @@ class CustodyLog:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "ab") as f:
             f.write(line + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         self._last_hash = hashlib.sha256(line).hexdigest()
         self._seq += 1
         return entry
+
+    def sync(self) -> None:
+        if self.path.exists():
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -94,7 +111,9 @@ def verify_chain(path: Path, genesis_sha256: str) -> ChainReport:
                 return ChainReport(False, count, number, f"line {number} lacks required fields")
             if entry["prev_sha256"] != prev:
                 return ChainReport(
-                    False, count, number,
+                    False,
+                    count,
+                    number,
                     f"line {number}: prev_sha256 {entry['prev_sha256']} does not match "
                     f"the previous entry's hash {prev}",
                 )
