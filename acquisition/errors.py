@@ -25,3 +25,15 @@ class PasswordRequired(AcquisitionError):
 
 class WrongPassword(AcquisitionError):
     """The password given does not open the source."""
+
+
+class EntryReadError(OSError):
+    """Reading one entry failed part-way (truncated ciphertext, corrupt stream).
+
+    Raised from a stream's ``read()`` *after* every byte that could be recovered was
+    returned, so the caller keeps the prefix and records ``offset`` and the message.
+    """
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset

@@ -38,8 +38,10 @@ def sanitise(raw: str | bytes) -> SafePath:
             part = "%2E%2E"
         parts.append(part)
     try:
-        path = "/".join(parts).encode("utf-8", errors="surrogateescape").decode(
-            "utf-8", errors="backslashreplace"
+        path = (
+            "/".join(parts)
+            .encode("utf-8", errors="surrogateescape")
+            .decode("utf-8", errors="backslashreplace")
         )
     except UnicodeError:  # pragma: no cover - defensive
         path = "/".join(parts)

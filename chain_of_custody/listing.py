@@ -50,7 +50,8 @@ def snapshot(path: str | Path) -> Listing:
             except OSError:
                 continue
             rel = os.path.relpath(full, root)
-            rows.append((rel, s.st_size if not stat.S_ISDIR(s.st_mode) else 0,
-                         s.st_mtime_ns, s.st_mode))
+            rows.append(
+                (rel, s.st_size if not stat.S_ISDIR(s.st_mode) else 0, s.st_mtime_ns, s.st_mode)
+            )
     rows.sort()
     return Listing(tuple(rows))

@@ -31,9 +31,7 @@ class ParserSpec:
     regex: re.Pattern[str] | None = None
 
     def matches(self, path: str, head: bytes) -> bool:
-        by_path = (not self.patterns) or any(
-            fnmatch.fnmatchcase(path, p) for p in self.patterns
-        )
+        by_path = (not self.patterns) or any(fnmatch.fnmatchcase(path, p) for p in self.patterns)
         by_content = (not self.signatures) or any(head.startswith(s) for s in self.signatures)
         return by_path and by_content
 

@@ -27,9 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def command_modules() -> list[ModuleType]:
     import vmforensics.cli as pkg
 
-    names = sorted(
-        m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("cmd_")
-    )
+    names = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("cmd_"))
     return [importlib.import_module(f"vmforensics.cli.{n}") for n in names]
 
 

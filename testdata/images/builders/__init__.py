@@ -1,0 +1,1 @@
+"""Builders of the synthetic device images; ``testdata/images/build.py`` drives them."""
