@@ -1,0 +1,448 @@
+"""Deleted-record recovery: the public API.
+
+``recover()`` reads the committed database with our own reader, remembers every live
+row, then searches, in this order: free space inside live table pages (freeblocks and
+the unallocated gap), freelist pages, pages no b-tree owns, db-file pages the WAL has
+superseded, every older WAL frame, and the rollback journal. Each record found is
+matched to a table by column count and types and reported once: rows identical to a
+live row, or to a row already reported, are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from parsers.sqlite import btree
+from parsers.sqlite.carve import CONF_POINTER, Carved, Carver, to_columns
+from parsers.sqlite.database import Database, LiveRow, PageRef
+from parsers.sqlite.errors import SqliteFormatError
+from parsers.sqlite.journal import JournalPage, journal_pages
+from parsers.sqlite.pagefile import PagedFile
+from parsers.sqlite.record import decode_record
+from parsers.sqlite.schema import Table, parse_create_table
+from parsers.sqlite.wal import STALE
+
+Input = BinaryIO | str | Path
+
+
+@dataclass
+class RecoveredRow:
+    table: str | None  # matched table name, None if unmatched
+    values: list[object]  # None/int/float/str/bytes, in column order
+    columns: list[str] | None  # column names of the matched table
+    rowid: int | None
+    recovered: str  # "live" | "wal" | "freelist" | "freeblock" | "unallocated" | "journal"
+    page: int | None
+    offset: int | None  # byte offset in the file the row was read from (db, wal or journal)
+    confidence: float  # 0..1
+    file: str  # "db" | "wal" | "journal"
+    frame: int | None = None  # WAL frame number when from the WAL
+
+
+@dataclass
+class SqliteProblem:
+    file: str
+    offset: int | None
+    message: str
+
+
+def _norm(value: object) -> object:
+    if isinstance(value, float):
+        return ("f", repr(value)) if not math.isnan(value) else ("f", "nan")
+    return value
+
+
+def _key(table: str | None, values: list[object]) -> int:
+    return hash((table, tuple(_norm(v) for v in values)))
+
+
+class _Recovery:
+    def __init__(
+        self, db: PagedFile, wal: PagedFile | None, journal: PagedFile | None, include_live: bool
+    ):
+        self.dbf, self.walf, self.jf = db, wal, journal
+        self.include_live = include_live
+        self.live_keys: set[int] = set()
+        self.live_tails: set[int] = set()
+        self.seen: set[int] = set()
+
+    # -- output helpers ------------------------------------------------------------------
+    def _problem(self, file: str, exc: SqliteFormatError, base: int = 0) -> SqliteProblem:
+        off = None if exc.offset is None else exc.offset + base
+        return SqliteProblem(file, off, exc.message)
+
+    def _emit(
+        self,
+        carved: Carved,
+        recovered: str,
+        ref_page: int | None,
+        file: str,
+        base: int,
+        frame: int | None,
+    ):
+        table = carved.table
+        name = table.name if table else None
+        key = _key(name, carved.values)
+        if key in self.live_keys or key in self.seen:
+            return None
+        partial = carved.guessed_first or not carved.complete
+        if partial and table is not None and _key(name, carved.values[1:]) in self.live_tails:
+            return None
+        self.seen.add(key)
+        return RecoveredRow(
+            name,
+            carved.values,
+            table.column_names if table else None,
+            carved.rowid,
+            recovered,
+            ref_page,
+            base + carved.offset,
+            round(carved.confidence, 3),
+            file,
+            frame,
+        )
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> Iterator[RecoveredRow | SqliteProblem]:
+        try:
+            db = Database(self.dbf, self.walf)
+        except SqliteFormatError as exc:
+            yield self._problem("db", exc)
+            return
+        self.db = db
+        for file, exc in db.problems:
+            yield self._problem(file, exc)
+        tables, others, problems = db.schema()
+        for exc in problems:
+            yield self._problem("db", exc)
+        self.carver = Carver(db.usable, db.encoding, [db.master, *tables], self._fetch_overflow)
+        # Dropped tables: their CREATE statements survive in page 1's free space.
+        dropped = self._dropped_tables(tables)
+        if dropped:
+            self.carver = Carver(
+                db.usable, db.encoding, [db.master, *tables, *dropped], self._fetch_overflow
+            )
+        owner: dict[int, str] = {}
+        tree_seen: set[int] = set()
+        overflow_used: set[int] = set()
+        table_names = {db.master.name}
+        for table in [db.master, *tables]:
+            if table.without_rowid:
+                for exc in db.index_pages(table.root, tree_seen, owner, "index:" + table.name):
+                    yield self._problem("db", exc)
+                continue
+            table_names.add(table.name)
+            for row in db.table_rows(table, tree_seen, overflow_used, owner):
+                if isinstance(row, SqliteFormatError):
+                    yield self._problem("db", row)
+                    continue
+                out = self._live(row)
+                if out is not None:
+                    yield out
+        for name, root in others:
+            for exc in db.index_pages(root, tree_seen, owner, "index:" + name):
+                yield self._problem("db", exc)
+        # 1. free space inside live table pages
+        for number in sorted(owner):
+            if owner[number].startswith("index:"):
+                continue
+            try:
+                ref = db.page(number)
+            except SqliteFormatError as exc:
+                yield self._problem("db", exc)
+                continue
+            yield from self._carve_live_page(ref, owner[number])
+        # 2. freelist pages
+        trunks, leaves, problems = db.freelist()
+        for exc in problems:
+            yield self._problem("db", exc)
+        free = set(trunks) | set(leaves)
+        for number in sorted(free):
+            yield from self._carve_page_number(number, "freelist", owner.get(number))
+        # 3. pages nothing owns (orphaned by a manipulated freelist, or past the db's end)
+        skip = set(owner) | free | overflow_used | set(db.ptrmap_pages()) | {db.lock_page}
+        last = max(db.page_count, db.db_file_pages)
+        for number in range(1, last + 1):
+            if number in skip:
+                continue
+            if number > db.page_count:
+                ref = self._safe(lambda n=number: db.db_file_page(n))
+                if ref is not None:
+                    yield from self._carve_ref(ref, "unallocated", None)
+                continue
+            yield from self._carve_page_number(number, "unallocated", None)
+        # 4. older versions: db-file pages the WAL superseded, then every other WAL frame
+        if db.wal is not None:
+            current = set(db.wal.committed.values())
+            for number in sorted(db.wal.committed):
+                if number <= db.db_file_pages:
+                    ref = self._safe(lambda n=number: db.db_file_page(n))
+                    if ref is not None:
+                        yield from self._carve_ref(ref, "wal", owner.get(number))
+            digests: set[bytes] = set()
+            for i in range(len(db.wal)):
+                if i in current:
+                    continue
+                frame = db.wal.frame(i)
+                try:
+                    data = db.wal.page(i)
+                except SqliteFormatError as exc:
+                    yield self._problem("wal", exc)
+                    continue
+                digest = hashlib.blake2b(data, digest_size=16).digest()
+                if digest in digests:
+                    continue
+                digests.add(digest)
+                ref = PageRef(frame.page_number, data, "wal", frame.data_offset, frame.number)
+                factor = 0.9 if frame.state == STALE else 1.0
+                yield from self._carve_ref(ref, "wal", owner.get(frame.page_number), factor)
+        # 5. the rollback journal
+        if self.jf is not None:
+            for item in journal_pages(self.jf, db.page_size):
+                if isinstance(item, SqliteFormatError):
+                    yield self._problem("journal", item)
+                    continue
+                yield from self._carve_journal_page(item, owner)
+
+    def _safe(self, fn):
+        try:
+            return fn()
+        except SqliteFormatError:
+            return None
+
+    def _fetch_overflow(self, first: int, need: int) -> bytes:
+        return self.db.read_overflow(first, need)
+
+    def _live(self, row: LiveRow) -> RecoveredRow | None:
+        values = to_columns(row.table, row.values, row.rowid)
+        self.live_keys.add(_key(row.table.name, values))
+        self.live_tails.add(_key(row.table.name, values[1:]))
+        self.live_keys.add(_key(None, values))
+        if not self.include_live:
+            return None
+        return RecoveredRow(
+            row.table.name,
+            values,
+            row.table.column_names,
+            row.rowid,
+            "live",
+            row.page.number,
+            row.page.offset + row.cell_offset,
+            1.0,
+            row.page.file,
+            row.page.frame,
+        )
+
+    def _dropped_tables(self, live: list[Table]) -> list[Table]:
+        names = {t.name for t in live}
+        out: list[Table] = []
+        try:
+            ref = self.db.page(1)
+        except SqliteFormatError:
+            return out
+        probe = Carver(self.db.usable, self.db.encoding, [self.db.master])
+        found = probe.scan(ref.data, 100, self.db.usable, "sqlite_master")
+        for carved in found:
+            vals = carved.values
+            if (
+                len(vals) == 5
+                and vals[0] == "table"
+                and isinstance(vals[1], str)
+                and isinstance(vals[4], str)
+            ):
+                if vals[1] in names:
+                    continue
+                table = parse_create_table(
+                    vals[1], vals[3] if isinstance(vals[3], int) else 0, vals[4]
+                )
+                if table.columns:
+                    names.add(vals[1])
+                    out.append(table)
+        return out
+
+    # -- carving pages -------------------------------------------------------------------
+    def _carve_live_page(self, ref: PageRef, owner: str):
+        db = self.db
+        hoff = db.header_offset(ref.number)
+        try:
+            hdr = btree.parse_header(ref.data, hoff, db.usable)
+        except SqliteFormatError:
+            return
+        cells = [
+            c
+            for c in btree.parse_cells(ref.data, hdr, db.usable)
+            if not isinstance(c, SqliteFormatError)
+        ]
+        blocks, problems = btree.freeblocks(ref.data, hdr, db.usable)
+        for exc in problems:
+            exc.message = f"page {ref.number}: {exc.message}"
+            yield self._problem(ref.file, exc, ref.offset)
+        starts = {o: o + s for o, s in blocks}
+        for start, end in btree.free_regions(hdr, cells, db.usable, hdr.pointers_end):
+            for part_start, part_end, label in _split(start, end, hdr.content_start):
+                for carved in self.carver.scan(ref.data, part_start, part_end, owner, starts):
+                    row = self._emit(carved, label, ref.number, ref.file, ref.offset, ref.frame)
+                    if row is not None:
+                        yield row
+
+    def _carve_page_number(self, number: int, label: str, owner: str | None):
+        try:
+            ref = self.db.page(number)
+        except SqliteFormatError as exc:
+            yield self._problem("db", exc)
+            return
+        yield from self._carve_ref(ref, label, owner)
+
+    def _carve_journal_page(self, item: JournalPage, owner: dict[int, str]):
+        ref = PageRef(item.page_number, item.data, "journal", item.offset)
+        yield from self._carve_ref(
+            ref, "journal", owner.get(item.page_number), 1.0 if item.checksum_ok else 0.9
+        )
+
+    def _carve_ref(self, ref: PageRef, label: str, owner: str | None, factor: float = 1.0):
+        """Carve a whole page that is not live: pointer cells first, then free space."""
+        db = self.db
+        usable = db.usable
+        hoff = db.header_offset(ref.number)
+        data = ref.data
+        try:
+            hdr = btree.parse_header(data, hoff, usable)
+        except SqliteFormatError:
+            hdr = None
+        found: list[Carved] = []
+        if hdr is not None and not hdr.is_table:
+            return  # index pages hold keys, not rows
+        if hdr is not None:
+            cells = []
+            for cell in btree.parse_cells(data, hdr, usable):
+                if isinstance(cell, SqliteFormatError):
+                    continue
+                cells.append(cell)
+                if hdr.kind == btree.LEAF_TABLE:
+                    carved = self._pointer_cell(cell, owner)
+                    if carved is not None:
+                        found.append(carved)
+            blocks, _ = btree.freeblocks(data, hdr, usable)
+            starts = {o: o + s for o, s in blocks}
+            for start, end in btree.free_regions(hdr, cells, usable, hdr.pointers_end):
+                found += self.carver.scan(data, start, end, owner, starts)
+        else:
+            found += self.carver.scan(data, hoff, usable, owner)
+        for carved in found:
+            carved.confidence *= factor
+            row = self._emit(carved, label, ref.number, ref.file, ref.offset, ref.frame)
+            if row is not None:
+                yield row
+
+    def _pointer_cell(self, cell: btree.Cell, owner: str | None) -> Carved | None:
+        complete = True
+        payload = cell.local
+        if cell.overflow:
+            try:
+                payload = self.db.payload(cell)
+            except SqliteFormatError:
+                complete = False
+        try:
+            types, values = decode_record(payload, self.db.encoding, strict_text=True)
+        except SqliteFormatError:
+            if complete:
+                return None
+            return None
+        from parsers.sqlite.carve import match_table
+
+        table, _ = match_table(types, self.carver.tables, owner)
+        conf = CONF_POINTER if table else CONF_POINTER * 0.6
+        return Carved(
+            cell.offset,
+            cell.offset + cell.size,
+            to_columns(table, values, cell.rowid),
+            table,
+            cell.rowid,
+            conf,
+            complete,
+        )
+
+
+def _split(start: int, end: int, content_start: int):
+    """Split a free region at the cell content start: below is unallocated, above freed."""
+    if end <= content_start:
+        yield start, end, "unallocated"
+    elif start >= content_start:
+        yield start, end, "freeblock"
+    else:
+        yield start, content_start, "unallocated"
+        yield content_start, end, "freeblock"
+
+
+def _open(source: Input | None, name: str) -> PagedFile | None:
+    if source is None:
+        return None
+    return PagedFile(source, name)
+
+
+def recover(
+    db: Input, wal: Input | None = None, journal: Input | None = None, include_live: bool = False
+) -> Iterator[RecoveredRow | SqliteProblem]:
+    """Yield recovered rows (and, with ``include_live``, live ones) and problems.
+
+    Raises OSError only when a named file cannot be opened; bad content is reported as
+    :class:`SqliteProblem` values.
+    """
+    files: list[PagedFile] = []
+    try:
+        dbf = _open(db, "db")
+        files.append(dbf)
+        walf = _open(wal, "wal")
+        if walf:
+            files.append(walf)
+        jf = _open(journal, "journal")
+        if jf:
+            files.append(jf)
+        try:
+            yield from _Recovery(dbf, walf, jf, include_live).run()
+        except SqliteFormatError as exc:  # a structural error no stage caught
+            yield SqliteProblem("db", exc.offset, exc.message)
+    finally:
+        for f in files:
+            f.close()
+
+
+def live_rows(db: Input, wal: Input | None = None) -> Iterator[RecoveredRow | SqliteProblem]:
+    """The committed state (WAL applied up to its last commit) read with our own reader."""
+    files: list[PagedFile] = []
+    try:
+        dbf = PagedFile(db, "db")
+        files.append(dbf)
+        walf = PagedFile(wal, "wal") if wal is not None else None
+        if walf:
+            files.append(walf)
+        rec = _Recovery(dbf, walf, None, True)
+        try:
+            database = Database(dbf, walf)
+        except SqliteFormatError as exc:
+            yield SqliteProblem("db", exc.offset, exc.message)
+            return
+        for file, exc in database.problems:
+            yield rec._problem(file, exc)
+        tables, _, problems = database.schema()
+        for exc in problems:
+            yield rec._problem("db", exc)
+        seen: set[int] = set()
+        for table in tables:
+            if table.without_rowid:
+                continue
+            for row in database.table_rows(table, seen, set(), {}):
+                if isinstance(row, SqliteFormatError):
+                    yield rec._problem("db", row)
+                else:
+                    out = rec._live(row)
+                    if out is not None:
+                        yield out
+    finally:
+        for f in files:
+            f.close()
