@@ -1,39 +1,51 @@
-"""Live rows through the sqlite3 module, on a scratch copy, read-only.
+"""Live rows of a stored SQLite database, read without touching the stored copy.
 
-Opening a database can write to it (a WAL is checkpointed, a hot journal rolled back),
-so SQLite never opens the stored evidence: we copy the database with its ``-wal`` and
-``-shm`` into the parser's scratch folder and open that copy read-only.
+SQLite writes beside a database it opens (it may checkpoint the WAL, create or rewrite
+``-shm``), and the stored copies are evidence (mode 0400). So every live read goes
+through a scratch copy of the database together with its ``-wal`` and ``-shm``, opened
+read-only. Deleted rows are not this module's business (see ``parsers.sqlite``).
 """
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
+from pathlib import Path
 
 from parsers.base import Context, Item
 
-COMPANIONS = ("-wal", "-shm", "-journal")
+SIDECARS = ("-wal", "-shm")
 
 
 def open_readonly_copy(item: Item, ctx: Context) -> sqlite3.Connection:
+    """A read-only connection to a scratch copy of ``item`` (+ its ``-wal``/``-shm``).
+
+    The database header and schema are read before returning, so a file that is not
+    SQLite (or is corrupt) raises :class:`sqlite3.DatabaseError` here, not at the first
+    query. The caller closes the connection.
+    """
     folder = ctx.scratch()
-    target = folder / (item.name or "database.db")
+    target = Path(folder) / "db.sqlite"
     shutil.copyfile(item.local_path, target)
-    for suffix in COMPANIONS:
-        companion = ctx.get(item.path + suffix)
-        if companion is not None:
-            shutil.copyfile(companion.local_path, folder / (target.name + suffix))
-    for path in folder.iterdir():
-        path.chmod(0o600)
-    conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
-    conn.text_factory = lambda b: b.decode("utf-8", "replace")
-    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails fast on non-SQLite
+    for suffix in SIDECARS:
+        sidecar = ctx.get(item.path + suffix)
+        if sidecar is not None:
+            shutil.copyfile(sidecar.local_path, str(target) + suffix)
+    conn = sqlite3.connect(f"{target.as_uri()}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error:
+        conn.close()
+        raise
     return conn
 
 
 def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]
+    """Column names of ``table`` in declaration order (empty when there is no such table)."""
+    quoted = '"' + table.replace('"', '""') + '"'
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({quoted})")]
 
 
-def tables(conn: sqlite3.Connection) -> set[str]:
+def table_names(conn: sqlite3.Connection) -> set[str]:
+    """Names of the tables the schema declares."""
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
