@@ -1,0 +1,158 @@
+"""Header-less AMR, raw GSM, multichannel AMR, lying sizes, corpus edge cases, records."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import audio_carve_samples as samples
+import pytest
+
+from parsers.audio import amr, carve
+from parsers.records import AudioRecord
+
+
+def junk(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def test_headerless_amr_run_found_exactly() -> None:
+    data = samples.make("amr-nb")
+    frames = data[len(amr.MAGIC_NB) :]
+    blob = junk(1001, 1) + frames + junk(333, 2)
+    assert not any(h.decodes for h in carve.carve(blob))  # no magic: the normal carve cannot
+    hits = carve.headerless_amr(blob, wide=False)
+    assert [(h.offset, h.length, h.container, h.codec) for h in hits] == [
+        (1001, len(frames), "raw", "amr-nb")
+    ]
+    assert hits[0].sha256 == hashlib.sha256(frames).hexdigest()  # as stored, no magic added
+    assert hits[0].decodes and hits[0].duration_s == pytest.approx(1.52, abs=0.05)
+
+
+def test_headerless_amr_wb_from_corpus() -> None:
+    path = samples.corpus_file("exoplayer/sample_wb.amr")
+    if path is None:
+        pytest.skip("corpus file exoplayer/sample_wb.amr is absent")
+    frames = path.read_bytes()[len(amr.MAGIC_WB) :]
+    hits = carve.headerless_amr(junk(77, 3) + frames + junk(50, 4))
+    assert [(h.offset, h.length, h.codec) for h in hits] == [(77, len(frames), "amr-wb")]
+    assert hits[0].decodes
+
+
+def test_headerless_amr_ignores_short_runs_and_junk() -> None:
+    data = samples.make("amr-nb")
+    size = amr.NB_SIZES[(data[len(amr.MAGIC_NB)] >> 3) & 15]
+    frames = data[len(amr.MAGIC_NB) : len(amr.MAGIC_NB) + 10 * size]
+    assert carve.headerless_amr(junk(2000, 5) + frames + junk(2000, 6), min_frames=25) == []
+    assert carve.headerless_amr(junk(1 << 16, 7)) == []
+
+
+def test_att_parts_concatenate_into_one_stream() -> None:
+    # AT&T's app appends later parts without their magic: one stream, carved whole.
+    part1, part2 = samples.make("amr-nb"), samples.make("amr-nb", 0.8)
+    stream = part1 + part2[len(amr.MAGIC_NB) :]
+    hits = carve.carve(junk(10, 8) + stream + junk(10, 9))
+    assert [(h.offset, h.length) for h in hits if h.decodes] == [(10, len(stream))]
+
+
+def test_amr_walk_stops_at_mode_change_but_not_at_sid_or_no_data() -> None:
+    nb = amr.MAGIC_NB
+    f7 = bytes([0x3C]) + bytes(31)  # 12.2 kbit/s speech
+    sid = bytes([0x44]) + bytes(5)  # FT 8
+    nodata = bytes([0x7C])
+    f0 = bytes([0x04]) + bytes(12)  # 4.75 kbit/s: a mode change
+    data = nb + f7 * 6 + sid + nodata * 3 + f7 * 2
+    assert carve.identify(data + f0 * 5, decode=False).length == len(data)
+    assert carve.identify(data + bytes([0x38]) + bytes(31), decode=False).length == len(data)  # Q=0
+    assert carve.identify(data + bytes([0x4C]), decode=False).length == len(data)  # FT 9
+
+
+def test_multichannel_amr_is_recognised() -> None:
+    channels = 2
+    header = amr.MAGIC_NB_MC + struct.pack(">I", channels)
+    frame = bytes([0x3C]) + bytes(31)
+    data = header + frame * channels * 10
+    hit = carve.identify(data + b"\x01\x02")
+    assert hit is not None and hit.length == len(data)
+    assert hit.extra["multichannel"] and hit.extra["channels"] == channels
+    assert not hit.decodes  # FFmpeg has no multichannel AMR demuxer
+
+
+def _gsm(tmp_path: Path) -> bytes:
+    if shutil.which("sox") is None:
+        pytest.skip("sox is not installed")
+    out = tmp_path / "x.gsm"
+    cmd = ["sox", "-n", "-r", "8000", "-c", "1", str(out), "synth", "1.5", "sine", "300"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return out.read_bytes()
+
+
+def test_raw_gsm_only_when_asked(tmp_path: Path) -> None:
+    data = _gsm(tmp_path)
+    assert len(data) % 33 == 0
+    assert carve.identify(data) is None  # no magic: never guessed
+    hit = carve.identify(data, assume="gsm")
+    assert hit is not None and (hit.length, hit.container, hit.codec) == (len(data), "gsm", "gsm")
+    assert hit.decodes and hit.duration_s == pytest.approx(1.5, abs=0.03)
+    blob = b"\0" * 99 + data + b"\0" * 10
+    hits = carve.raw_gsm(blob)
+    assert [(h.offset, h.length) for h in hits] == [(99, len(data))]
+
+
+def test_riff_size_that_lies_does_not_swallow_what_follows() -> None:
+    data = bytearray(samples.make("wav-mulaw"))
+    struct.pack_into("<I", data, 4, 50_000_000)  # RIFF size far past the data
+    tail = b"\x00\x01" * 3000
+    hits = carve.carve(bytes(data) + tail)
+    assert hits[0].length == len(data) and not hits[0].truncated
+    assert hits[0].extra["declared_length"] == 50_000_008
+
+
+def test_riff_size_that_lies_at_end_of_data_is_truncated() -> None:
+    data = bytearray(samples.make("wav-mulaw"))
+    struct.pack_into("<I", data, 4, 50_000_000)
+    hit = carve.identify(bytes(data))
+    assert hit is not None and hit.truncated and hit.length == len(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "expect"),
+    [
+        ("file-type/fixture.3g2", ("3gp", True, False)),  # a 12-byte ftyp stub
+        ("tinytag/test.m4a", ("mp4", True, False)),  # moov points past the end
+        ("tinytag/no_audio_data_uncompressed.wav", ("wav", False, False)),
+    ],
+)
+def test_corpus_edge_cases(name: str, expect: tuple[str, bool, bool]) -> None:
+    path = samples.corpus_file(name)
+    if path is None:
+        pytest.skip(f"corpus file {name} is absent")
+    data = path.read_bytes()
+    hit = carve.identify(data)
+    assert hit is not None
+    assert (hit.container, hit.truncated, hit.decodes) == expect
+    assert hit.length == len(data)
+
+
+@pytest.mark.parametrize("name", ["tinytag/empty_file.wav", "tinytag/invalid_file.wav"])
+def test_corpus_non_audio(name: str) -> None:
+    path = samples.corpus_file(name)
+    if path is None:
+        pytest.skip(f"corpus file {name} is absent")
+    assert carve.identify(path.read_bytes()) is None
+    assert carve.carve(path.read_bytes()) == []
+
+
+def test_to_record() -> None:
+    data = samples.make("opus-ogg")
+    hit = carve.carve(b"x" * 5 + data, base=1000)[0]
+    rec = carve.to_record(hit, "data/blob.bin", locator="sqlite:table=t,rowid=1", package="a.b")
+    assert isinstance(rec, AudioRecord)
+    assert (rec.offset, rec.length, rec.size) == (1005, len(data), len(data))
+    assert (rec.container, rec.codec, rec.decodes, rec.truncated) == ("ogg", "opus", True, False)
+    assert rec.sha256 == hashlib.sha256(data).hexdigest()
+    assert (rec.locator, rec.package, rec.protection) == ("sqlite:table=t,rowid=1", "a.b", "none")
