@@ -99,7 +99,9 @@ class DecryptingReader(io.RawIOBase):
 
 
 def open_decrypted(raw: BinaryIO, key: bytes, size: int | None, name: str) -> BinaryIO:
-    return io.BufferedReader(DecryptingReader(raw, key, size, name), buffer_size=CHUNK)
+    """A raw (unbuffered) reader: a buffered one would drop the prefix it had gathered
+    when the truncation error is raised, and that prefix is evidence."""
+    return DecryptingReader(raw, key, size, name)  # type: ignore[return-value]
 
 
 def decrypt_database(raw: BinaryIO, key: bytes, out: BinaryIO) -> int:

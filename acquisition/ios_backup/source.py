@@ -23,7 +23,7 @@ from acquisition.ios_backup.crypto import decrypt_database, open_decrypted
 from acquisition.ios_backup.keybag import Keybag
 from acquisition.ios_backup.manifest import ManifestRow, read_rows
 from acquisition.ios_backup.mbdb import MbdbError, MbdbRecord, read_mbdb
-from acquisition.paths import sanitise
+from acquisition.paths import SafePath, sanitise
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 MARKERS = ("Manifest.db", "Manifest.mbdb")
@@ -298,7 +298,11 @@ class IosBackupSource(Source):
         stored: Path,
         problem: str | None,
     ) -> Iterator[Entry | Problem]:
-        safe = sanitise(f"{sanitise(domain).path}/{rel}" if rel else domain)
+        safe_domain, safe_rel = sanitise(domain), sanitise(rel)
+        safe = SafePath(
+            "/".join(p for p in (safe_domain.path, safe_rel.path) if p),
+            safe_domain.issues + safe_rel.issues,
+        )
         origin = file_id
         if problem:
             yield Problem(safe.path, "parse", problem, origin=origin)

@@ -1,0 +1,242 @@
+"""Hostile and broken iOS backups through the real CLI: an error line or a clear exit 3,
+never a traceback, never a write outside the case folder (issue 2)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+from vmf_testutil import read_lines
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "testdata" / "images"))
+from builders import ios
+
+
+def copy_image(images: Path, name: str, tmp: Path) -> Path:
+    dst = tmp / name
+    shutil.copytree(images / name, dst)
+    return dst
+
+
+def no_traceback(res) -> None:
+    assert "Traceback" not in res.err and "Traceback" not in res.out, res
+
+
+def outside_writes(tmp: Path, allowed: set[str]) -> list[str]:
+    return sorted(p.name for p in tmp.iterdir() if p.name not in allowed)
+
+
+def errors(case: Path) -> list[dict]:
+    return [x for x in read_lines(case / "artifacts.jsonl") if x["type"] == "error"]
+
+
+def test_hostile_relative_paths_in_manifest(cli, images, tmp_path, schema_validator):
+    src = copy_image(images, "ios-plain", tmp_path)
+    db = src / "Manifest.db"
+    fid = hashlib.sha1(b"HomeDomain-Library/Voicemail/1.amr").hexdigest()
+    blob_row = sqlite3.connect(db).execute("SELECT file FROM Files WHERE fileID=?", (fid,))
+    blob = blob_row.fetchone()[0]
+    hostile = {"../../etc/passwd": "a" * 40, "/abs/olute.amr": "b" * 40, "nul\x00byte": "c" * 40}
+    with sqlite3.connect(db) as conn:
+        for rel, file_id in hostile.items():
+            conn.execute(
+                "INSERT INTO Files VALUES (?, 'HomeDomain', ?, 1, ?)", (file_id, rel, blob)
+            )
+            (src / file_id[:2]).mkdir(exist_ok=True)
+            shutil.copy(src / fid[:2] / fid, src / file_id[:2] / file_id)
+    case = tmp_path / "case"
+    res = cli("scan", str(src), "--case", str(case), "--quiet")
+    no_traceback(res)
+    assert res.code == 0, res
+    errs = errors(case)
+    messages = " ".join(e["message"] for e in errs)
+    assert "'..' component" in messages and "absolute path" in messages and "NUL byte" in messages
+    paths = {x["evidence_path"] for x in read_lines(case / "artifacts.jsonl")}
+    assert not any(".." in p.split("/") or p.startswith("/") or "\x00" in p for p in paths)
+    # nothing lost: the hostile entries' bytes are stored and carved like any other
+    audio = [x for x in read_lines(case / "artifacts.jsonl") if x["type"] == "audio"]
+    assert len(audio) == 5 + 3
+    assert outside_writes(tmp_path, {"ios-plain", "case"}) == []
+    for line in read_lines(case / "artifacts.jsonl"):
+        assert not list(schema_validator.iter_errors(line))
+
+
+def test_truncated_encrypted_file(cli, images, tmp_path):
+    src = copy_image(images, "ios-encrypted", tmp_path)
+    fid = hashlib.sha1(b"HomeDomain-Library/Voicemail/2.amr").hexdigest()
+    target = src / fid[:2] / fid
+    data = target.read_bytes()
+    target.write_bytes(data[: len(data) // 2 + 5])
+    case = tmp_path / "case"
+    res = cli(
+        "scan",
+        str(src),
+        "--case",
+        str(case),
+        "--quiet",
+        "--password-file",
+        str(images / "ios-encrypted.password"),
+    )
+    no_traceback(res)
+    assert res.code == 0, res
+    errs = [e for e in errors(case) if e["evidence_path"].endswith("/2.amr")]
+    assert errs and errs[0]["stage"] == "acquire" and "truncated" in errs[0]["message"]
+    assert errs[0]["offset"] is not None
+    audio = {
+        x["evidence_path"]: x for x in read_lines(case / "artifacts.jsonl") if x["type"] == "audio"
+    }
+    # the prefix that could be decrypted is kept and recognised as a truncated AMR
+    two = audio.get("HomeDomain/Library/Voicemail/2.amr")
+    assert two is not None and two["truncated"] is True
+    assert len(audio) == 5
+
+
+def test_file_listed_but_missing(cli, images, tmp_path):
+    src = copy_image(images, "ios-plain", tmp_path)
+    fid = hashlib.sha1(b"HomeDomain-Library/Voicemail/3.amr").hexdigest()
+    (src / fid[:2] / fid).unlink()
+    case = tmp_path / "case"
+    res = cli("scan", str(src), "--case", str(case), "--quiet")
+    assert res.code == 0, res
+    missing = [e for e in errors(case) if e["evidence_path"].endswith("3.amr")]
+    assert missing and "missing" in missing[0]["message"] and missing[0]["origin_path"] == fid
+    vm3 = next(
+        x
+        for x in read_lines(case / "artifacts.jsonl")
+        if x.get("locator") == "sqlite:table=voicemail,rowid=3"
+    )
+    assert vm3["audio_ids"] == []
+
+
+def test_corrupt_voicemail_db(cli, images, tmp_path):
+    src = copy_image(images, "ios-plain", tmp_path)
+    fid = hashlib.sha1(b"HomeDomain-Library/Voicemail/voicemail.db").hexdigest()
+    path = src / fid[:2] / fid
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)
+    path.write_bytes(bytes(data))
+    case = tmp_path / "case"
+    res = cli("scan", str(src), "--case", str(case), "--quiet")
+    no_traceback(res)
+    assert res.code == 0, res
+    errs = [e for e in errors(case) if e["evidence_path"].endswith("voicemail.db")]
+    assert errs and errs[0]["stage"] == "parse"
+    assert len([x for x in read_lines(case / "artifacts.jsonl") if x["type"] == "audio"]) == 5
+
+
+def test_wrong_password_exit_3_and_nothing_written(cli, images, tmp_path):
+    case = tmp_path / "case"
+    res = cli(
+        "scan",
+        str(images / "ios-encrypted"),
+        "--case",
+        str(case),
+        "--quiet",
+        env={"VMF_PASSWORD": "not-the-password"},
+    )
+    no_traceback(res)
+    assert res.code == 3, res
+    assert "wrong password" in res.err
+    data = json.loads((case / "case.json").read_text())
+    assert data["sources"] == []
+    assert not (case / "sources").exists() and not (case / "evidence").exists()
+    assert not (case / "tmp").exists()
+
+
+def test_encrypted_without_password_and_terminal(cli, images, tmp_path):
+    res = cli("scan", str(images / "ios-encrypted"), "--case", str(tmp_path / "c"), "--quiet")
+    no_traceback(res)
+    assert res.code == 3, res
+    assert "password" in res.err and "--password-file" in res.err and "VMF_PASSWORD" in res.err
+
+
+def test_manifest_plist_not_a_plist(cli, images, tmp_path):
+    src = copy_image(images, "ios-plain", tmp_path)
+    (src / "Manifest.plist").write_bytes(b"\x00garbage, not a plist\xff")
+    res = cli("scan", str(src), "--case", str(tmp_path / "case"), "--quiet")
+    no_traceback(res)
+    assert res.code == 0, res  # Manifest.db is plain SQLite: readable, with an error line
+    errs = errors(tmp_path / "case")
+    assert any(
+        e["evidence_path"] == "Manifest.plist" and "not a property list" in e["message"]
+        for e in errs
+    )
+    enc = copy_image(images, "ios-encrypted", tmp_path)
+    (enc / "Manifest.plist").write_bytes(b"junk")
+    res = cli(
+        "scan",
+        str(enc),
+        "--case",
+        str(tmp_path / "case2"),
+        "--quiet",
+        env={"VMF_PASSWORD": ios.PASSWORD},
+    )
+    no_traceback(res)
+    assert res.code == 3 and "Manifest.plist" in res.err, res
+
+
+def test_empty_folder_and_missing_path(cli, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = cli("scan", str(empty), "--case", str(tmp_path / "case"), "--quiet")
+    no_traceback(res)
+    assert res.code == 0, res
+    res = cli("scan", str(tmp_path / "nope"), "--case", str(tmp_path / "case2"), "--quiet")
+    assert res.code == 3 and "no such file" in res.err
+
+
+def test_non_case_folder_is_refused(cli, images, tmp_path):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    res = cli("scan", str(images / "ios-plain"), "--case", str(busy), "--quiet")
+    assert res.code == 2 and "not a vmforensics case" in res.err
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+
+
+def test_several_sources_worst_status(cli, images, tmp_path):
+    case = tmp_path / "case"
+    res = cli(
+        "scan", str(images / "ios-plain"), str(tmp_path / "missing"), "--case", str(case), "--quiet"
+    )
+    assert res.code == 3 and "missing" in res.err
+    data = json.loads((case / "case.json").read_text())
+    assert [s["id"] for s in data["sources"]] == ["S1"]
+
+
+@pytest.mark.parametrize("size_mib", [256])
+def test_streaming_large_encrypted_entry_memory(tmp_path, size_mib):
+    """Decrypting a >= 256 MiB encrypted backup file keeps memory growth under 64 MiB."""
+    import resource
+    import subprocess
+
+    from Crypto.Cipher import AES
+
+    key = hashlib.sha256(b"k").digest()
+    big = tmp_path / "big.bin"
+    cipher = AES.new(key, AES.MODE_CBC, iv=b"\x00" * 16)
+    block = (b"voicemail plaintext " * 52429)[: 1 << 20]
+    with open(big, "wb") as f:
+        for _ in range(size_mib):
+            f.write(cipher.encrypt(block))
+        f.write(cipher.encrypt(b"\x10" * 16))
+    code = (
+        "import resource,sys,hashlib\n"
+        "from acquisition.ios_backup.crypto import open_decrypted\n"
+        "base=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"r=open_decrypted(open({str(big)!r},'rb'), {key!r}, {size_mib << 20}, 'big')\n"
+        "h=hashlib.sha256(); n=0\n"
+        "while c:=r.read(1<<20):\n h.update(c); n+=len(c)\n"
+        "peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(n, (peak-base)//1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    n, growth_mib = map(int, out.stdout.split())
+    assert n == size_mib << 20
+    assert growth_mib < 64, f"peak memory grew by {growth_mib} MiB"
+    del resource
