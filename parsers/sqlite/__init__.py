@@ -3,10 +3,6 @@
 Reads databases, write-ahead logs and rollback journals byte by byte (never through the
 SQLite library, which would checkpoint a WAL and cannot see freed space), and recovers
 rows from older WAL frames, freelist pages, freeblocks, unallocated space and journals.
-The public entry points live in :mod:`parsers.sqlite.recover`.
+The public entry points are ``recover()`` and ``live_rows()`` in
+:mod:`parsers.sqlite.recover`.
 """
-
-from parsers.sqlite.errors import SqliteFormatError
-from parsers.sqlite.recover import RecoveredRow, SqliteProblem, live_rows, recover
-
-__all__ = ["RecoveredRow", "SqliteFormatError", "SqliteProblem", "live_rows", "recover"]

@@ -35,6 +35,7 @@ from parsers.sqlite.schema import Table, type_score
 CONF_POINTER = 0.95  # a cell reached through a cell pointer of an older/freed page
 CONF_INTACT = 0.9  # a whole cell found by signature
 CONF_HEADER_LOST = 0.8  # payload length and rowid lost, every serial type survived
+CONF_ALIAS = 0.75  # first serial type lost, but it is the rowid alias (always NULL)
 CONF_TYPE_SOLVED = 0.6  # first serial type lost, solved exactly from the freeblock size
 CONF_TYPE_BOUNDED = 0.5  # first serial type lost, its size fits what follows loosely
 CONF_TYPE_GUESSED = 0.35  # first serial type lost, guessed from the column affinity
@@ -107,6 +108,8 @@ def _weirdness(values: list[object]) -> int:
             math.isnan(v) or math.isinf(v) or abs(v) > 1e15 or 0 < abs(v) < 1e-9
         ):
             weird += 1
+        elif isinstance(v, float) and v.is_integer():
+            weird += 1  # SQLite stores integral reals in numeric columns as integers
     return weird
 
 
@@ -223,7 +226,7 @@ class Carver:
         if body is None:
             return None
         values, end, complete = body
-        if not _plausible(values):
+        if not _plausible(values) or _weirdness(values):
             return None
         if rowid >= 1 << 63:
             rowid -= 1 << 64
@@ -261,13 +264,13 @@ class Carver:
         for table in self._ordered(owner):
             n = len(table.stored_columns())
             for cand in self._freed_for(page, pos, limit, table, n, exact_end):
-                if not _plausible(cand.values):
+                if not _plausible(cand.values) or _weirdness(cand.values):
                     continue
                 cont, slack = self._continuation(page, cand.end, limit, owner, exact_end, lookahead)
-                if cand.guessed_first:
+                if cand.guessed_first and cand.confidence < CONF_ALIAS:
                     cand.confidence = min(
                         cand.confidence,
-                        (CONF_TYPE_GUESSED, CONF_TYPE_BOUNDED, CONF_TYPE_SOLVED)[cont],
+                        (CONF_TYPE_GUESSED, CONF_TYPE_BOUNDED, CONF_TYPE_SOLVED)[min(cont, 2)],
                     )
                 rank = (
                     cont,
@@ -286,9 +289,10 @@ class Carver:
         A region ends at a live cell or the page end, and a freeblock at its size;
         up to three fragment bytes may sit in between.
         """
-        for boundary in (exact_end, limit):
-            if boundary is not None and boundary - 3 <= end <= boundary:
-                return 2, boundary - end
+        if exact_end is not None and exact_end - 3 <= end <= exact_end:
+            return 3, exact_end - end
+        if limit - 3 <= end <= limit:
+            return 2, limit - end
         if not lookahead:
             return 0, 0
         if self.intact(page, end, limit, owner) is not None:
@@ -364,12 +368,12 @@ class Carver:
         known = body_size(rest)
         body_start = pos + 2 + header_len
         if col.rowid_alias:
-            yield 0, CONF_TYPE_SOLVED
+            yield 0, CONF_ALIAS  # an INTEGER PRIMARY KEY is always stored as NULL
             return
         solved = False
-        if exact_end is not None:
+        for boundary in dict.fromkeys(b for b in (exact_end, limit) if b is not None):
             for slack in range(4):  # freeblocks may absorb up to 3 fragment bytes
-                d = exact_end - slack - body_start - known
+                d = boundary - slack - body_start - known
                 if d < 0:
                     break
                 for t in self._types_of_size(d, col.affinity, two_byte, page[pos + 4]):

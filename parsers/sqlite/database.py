@@ -21,6 +21,7 @@ from parsers.sqlite.schema import Table, parse_create_table
 from parsers.sqlite.wal import Wal, valid_page_size
 
 LOCK_BYTE_OFFSET = 1 << 30
+SEQUENCE_SQL = "CREATE TABLE sqlite_sequence(name TEXT NOT NULL, seq INTEGER)"
 MASTER_SQL = (
     "CREATE TABLE sqlite_master(type text, name text, tbl_name text, rootpage int, sql text)"
 )
@@ -239,6 +240,8 @@ class Database:
             if not isinstance(root, int) or root <= 0:
                 continue
             if kind == "table" and isinstance(name, str):
+                if name == "sqlite_sequence":
+                    sql = SEQUENCE_SQL  # declared untyped; its real types sharpen matching
                 tables.append(parse_create_table(name, root, sql if isinstance(sql, str) else None))
             elif isinstance(name, str):
                 others.append((name, root))

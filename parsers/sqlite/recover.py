@@ -246,7 +246,18 @@ class _Recovery:
         except SqliteFormatError:
             return out
         probe = Carver(self.db.usable, self.db.encoding, [self.db.master])
-        found = probe.scan(ref.data, 100, self.db.usable, "sqlite_master")
+        found: list[Carved] = []
+        try:
+            hdr = btree.parse_header(ref.data, 100, self.db.usable)
+        except SqliteFormatError:
+            return out
+        cells = [
+            c for c in btree.parse_cells(ref.data, hdr, self.db.usable) if isinstance(c, btree.Cell)
+        ]
+        blocks, _ = btree.freeblocks(ref.data, hdr, self.db.usable)
+        starts = {o: o + s for o, s in blocks}
+        for start, end in btree.free_regions(hdr, cells, self.db.usable, hdr.pointers_end):
+            found += probe.scan(ref.data, start, end, "sqlite_master", starts)
         for carved in found:
             vals = carved.values
             if (

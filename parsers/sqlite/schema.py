@@ -186,7 +186,7 @@ def type_score(kinds: list[str], table: Table) -> float:
         return 0.0
     good = 0
     for kind, col in zip(kinds, cols, strict=False):
-        if col.rowid_alias and kind != "null":
+        if col.rowid_alias and kind not in ("null", "?"):
             continue
         if kind == "null" and col.not_null and not col.rowid_alias:
             continue
