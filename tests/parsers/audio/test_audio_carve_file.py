@@ -76,3 +76,16 @@ def test_empty_and_tiny_files(tmp_path: Path) -> None:
         path = tmp_path / "t.bin"
         path.write_bytes(content)
         assert [h.length for h in carve.carve_file(path)] == ([] if len(content) < 6 else [6])
+
+
+def test_frame_boundary_exactly_at_the_view_end(tmp_path: Path) -> None:
+    # AMR has no length field: a view that ends exactly between two frames must not cut it
+    data = samples.make("amr-nb")
+    size = 13
+    assert data[6] == 0x04  # 4.75 kbit/s frames, 13 bytes each
+    window, overlap = 4096, 16
+    offset = window + overlap - 6 - size * 50
+    path = tmp_path / "edge.bin"
+    path.write_bytes(b"\0" * offset + data + b"\0" * 100)
+    hits = list(carve.carve_file(path, window=window, overlap=overlap))
+    assert [(h.offset, h.length, h.decodes) for h in hits] == [(offset, len(data), True)]
