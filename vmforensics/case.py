@@ -46,7 +46,7 @@ def dumps(obj: Any) -> bytes:
 
 class Case:
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()
         self.data: dict[str, Any] = {}
         self.log: CustodyLog | None = None
 
