@@ -274,3 +274,12 @@ def test_evidence_not_modified_even_with_wal(cli, images, tmp_path):
     row1 = next(x for x in lines if x.get("locator") == "sqlite:table=voicemail,rowid=1")
     assert row1["read"] is True  # the WAL's committed change was seen
     keep.close()
+
+
+def test_relative_case_folder(cli, images, tmp_path):
+    res = cli("scan", str(images / "ios-plain"), "--case", "relative-case", "--quiet",
+              cwd=tmp_path)
+    assert res.code == 0, res
+    lines = read_lines(tmp_path / "relative-case" / "artifacts.jsonl")
+    assert sum(x["type"] == "voicemail" for x in lines) == 5
+    assert not [x for x in lines if x["type"] == "error"]
