@@ -198,9 +198,12 @@ def unlock(header: AbHeader, password: str, name: str) -> MasterKey:
         iv, key, checksum = parsed
         for ck_variant in order:
             computed = hashlib.pbkdf2_hmac(
-                "sha1", _key_checksum_bytes(key, ck_variant), header.checksum_salt,
-                header.rounds, len(checksum) or 32,
-            )  # fmt: skip
+                "sha1",
+                _key_checksum_bytes(key, ck_variant),
+                header.checksum_salt,
+                header.rounds,
+                len(checksum) or 32,
+            )
             if computed == checksum:
                 return MasterKey(key, iv, ck_variant)
     raise WrongPassword(f"wrong password for {name}")
@@ -246,8 +249,9 @@ class _CbcReader(io.RawIOBase):
                 "decrypt",
             )
         elif not self._held:
-            self.fault = StreamFault(f"no encrypted payload (file offset {self.position})",
-                                     self.position, "decrypt")  # fmt: skip
+            self.fault = StreamFault(
+                f"no encrypted payload (file offset {self.position})", self.position, "decrypt"
+            )
         else:
             unpadded = _unpad(self._held)
             if unpadded is None:

@@ -37,9 +37,14 @@ BLOCK = 512
 MAX_EXTENSION_HEADER = 1 << 20
 READ_CHUNK = 1 << 20
 _EXTENSION_TYPES = frozenset(
-    {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
-     tarfile.SOLARIS_XHDTYPE}
-)  # fmt: skip
+    {
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+    }
+)
 _TYPE_NAMES = {
     tarfile.CHRTYPE: "character device",
     tarfile.BLKTYPE: "block device",
@@ -155,9 +160,12 @@ def walk_tar_stream(
 
     try:
         tar = tarfile.open(
-            fileobj=stream, mode="r|", tarinfo=_GuardedTarInfo, encoding="utf-8",
+            fileobj=stream,
+            mode="r|",
+            tarinfo=_GuardedTarInfo,
+            encoding="utf-8",
             errors="surrogateescape",
-        )  # fmt: skip
+        )
     except (tarfile.TarError, *_DECODER_ERRORS) as exc:
         yield fault_problem(f"not a readable tar stream: {exc}", 0)
         return
@@ -197,6 +205,15 @@ def walk_tar_stream(
             info = _GuardedTarInfo.fromtarfile(tar)
         except tarfile.EOFHeaderError:
             info = None
+            trailing = _trailing(tar)
+            if trailing is not None:
+                yield Problem(
+                    "",
+                    "acquire",
+                    f"{location}: {trailing[1]} bytes of data after the end-of-archive marker "
+                    f"at tar offset {trailing[0]} (not zero padding); not listed",
+                    trailing[0],
+                )
         except tarfile.EmptyHeaderError:
             if fault() is not None and not reported:
                 yield fault_problem("", tar.offset)
@@ -211,8 +228,9 @@ def walk_tar_stream(
                 )
             info = None
         except tarfile.TruncatedHeaderError:
-            yield fault_problem(f"archive truncated inside the header at tar offset {tar.offset}",
-                                tar.offset)  # fmt: skip
+            yield fault_problem(
+                f"archive truncated inside the header at tar offset {tar.offset}", tar.offset
+            )
             info = None
         except tarfile.HeaderError as exc:  # invalid or subsequent header error
             yield fault_problem(f"corrupt tar header at tar offset {tar.offset}: {exc}", tar.offset)
@@ -227,6 +245,24 @@ def walk_tar_stream(
 class _ShortStream(Exception):
     def __init__(self, at: int) -> None:
         self.at = at
+
+
+def _trailing(tar: tarfile.TarFile) -> tuple[int, int] | None:
+    """Read to the end after the end-of-archive marker: that checks a compressed stream's
+    trailer (CRC, Adler) and finds data hidden after the archive. Returns (offset, bytes)
+    of non-zero trailing data, if any."""
+    fileobj = tar.fileobj
+    assert fileobj is not None
+    first_nonzero: int | None = None
+    try:
+        while data := fileobj.read(READ_CHUNK):
+            if first_nonzero is None and data.strip(b"\x00"):
+                first_nonzero = fileobj.tell() - len(data) + (len(data) - len(data.lstrip(b"\x00")))
+    except (tarfile.TarError, *_DECODER_ERRORS):
+        return None  # the stream's own fault, if any, is reported by the caller
+    if first_nonzero is None:
+        return None
+    return first_nonzero, fileobj.tell() - first_nonzero
 
 
 def _drain(tar: tarfile.TarFile) -> None:
@@ -283,11 +319,13 @@ def _member(
         link_target = printable(info.linkname)
         if _escapes(printable(raw).lstrip("/"), link_target):
             yield Problem(
-                path, "acquire",
+                path,
+                "acquire",
                 f"symlink {path!r} points outside the archive ({link_target!r}); "
                 "listed, not followed",
-                info.offset, named.origin,
-            )  # fmt: skip
+                info.offset,
+                named.origin,
+            )
     else:
         kind = EntryKind.OTHER
         type_name = _TYPE_NAMES.get(info.type, f"tar type {info.type!r}")
@@ -295,19 +333,23 @@ def _member(
         if info.islnk():
             link_target = namer.peek(info.linkname)
             yield Problem(
-                path, "acquire",
+                path,
+                "acquire",
                 f"hard link {path!r} to {link_target!r}: listed as a link, content not read "
                 f"(tar offset {info.offset})",
-                info.offset, named.origin,
-            )  # fmt: skip
+                info.offset,
+                named.origin,
+            )
         else:
             if info.ischr() or info.isblk():
                 meta["device"] = [info.devmajor, info.devminor]
             yield Problem(
-                path, "acquire",
+                path,
+                "acquire",
                 f"{type_name} {path!r} listed, never read (tar offset {info.offset})",
-                info.offset, named.origin,
-            )  # fmt: skip
+                info.offset,
+                named.origin,
+            )
     yield Entry(
         path=path,
         kind=kind,
@@ -408,7 +450,9 @@ class _GuardedReader(io.RawIOBase):
         if self.fault is not None:
             return 0
         try:
-            data = self._decoded.read(min(len(buffer), READ_CHUNK))
+            # read1: one decompression step per call, so a truncation raised by the next
+            # step cannot swallow bytes already decoded.
+            data = self._decoded.read1(min(len(buffer), 1 << 16))  # type: ignore[attr-defined]
         except EOFError:
             self.fault = StreamFault(
                 f"{self._compression} stream truncated (ends at file offset {self._raw.tell()})",
@@ -511,9 +555,10 @@ class TarSource(Source):
                     return
             else:
                 stream = _GuardedReader(
-                    cast(BinaryIO, raw), _decoder(cast(BinaryIO, raw), self.compression),
+                    cast(BinaryIO, raw),
+                    _decoder(cast(BinaryIO, raw), self.compression),
                     self.compression,
-                )  # fmt: skip
+                )
                 try:
                     tar = tarfile.open(fileobj=stream, mode="r|", tarinfo=_GuardedTarInfo)
                 except (tarfile.TarError, *_DECODER_ERRORS):
@@ -550,9 +595,10 @@ class TarSource(Source):
                 )
                 return
             stream = _GuardedReader(
-                cast(BinaryIO, raw), _decoder(cast(BinaryIO, raw), self.compression),
+                cast(BinaryIO, raw),
+                _decoder(cast(BinaryIO, raw), self.compression),
                 self.compression,
-            )  # fmt: skip
+            )
             yield from walk_tar_stream(
                 cast(BinaryIO, io.BufferedReader(stream, READ_CHUNK)),
                 namer=namer,

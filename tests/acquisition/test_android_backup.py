@@ -51,8 +51,13 @@ def listing(source: AndroidBackupSource) -> tuple[list[Entry], list[Problem], di
 @pytest.mark.parametrize("compressed", [False, True])
 @pytest.mark.parametrize("password", [None, "s3cret"])
 def test_every_version_compression_and_encryption(tmp_path, version, compressed, password):
-    ab = write_ab(tmp_path / "b.ab", tar_bytes(MEMBERS), version=version,
-                  compressed=compressed, password=password)  # fmt: skip
+    ab = write_ab(
+        tmp_path / "b.ab",
+        tar_bytes(MEMBERS),
+        version=version,
+        compressed=compressed,
+        password=password,
+    )
     assert AndroidBackupSource.probe(ab)
     source = AndroidBackupSource(ab, password=password)
     entries, problems, content = listing(source)
@@ -110,8 +115,13 @@ def test_token_mapping_covers_every_token(tmp_path):
 
 @pytest.mark.parametrize(("version", "checksum"), [(5, "8bit"), (1, "utf8"), (2, "8bit")])
 def test_other_checksum_variant_is_tried(tmp_path, version, checksum):
-    ab = write_ab(tmp_path / "b.ab", tar_bytes(MEMBERS[:1]), version=version,
-                  password="pässwörd€", checksum=checksum)  # fmt: skip
+    ab = write_ab(
+        tmp_path / "b.ab",
+        tar_bytes(MEMBERS[:1]),
+        version=version,
+        password="pässwörd€",
+        checksum=checksum,
+    )
     source = AndroidBackupSource(ab, password="pässwörd€")
     _, problems, content = listing(source)
     assert problems == []
@@ -142,12 +152,19 @@ def test_wrong_password_and_missing_password(tmp_path):
         (b"ANDROID BACKUP\n9\n1\nnone\n", "unsupported Android backup version"),
         (b"ANDROID BACKUP\n5\n2\nnone\n", "bad compression flag"),
         (b"ANDROID BACKUP\n5\n1\nROT13\n", "unknown Android backup encryption"),
-        (b"ANDROID BACKUP\n5\n0\nAES-256\n" + b"AA" * 64 + b"\n" + b"AA" * 64 + b"\n"
-         + b"999999999999\n", "implausible PBKDF2 round count"),
+        (
+            b"ANDROID BACKUP\n5\n0\nAES-256\n"
+            + b"AA" * 64
+            + b"\n"
+            + b"AA" * 64
+            + b"\n"
+            + b"999999999999\n",
+            "implausible PBKDF2 round count",
+        ),
         (b"ANDROID BACKUP\n5", "header ends"),
         (b"ANDROID BACKUP\n" + b"5" * 10000, "too long"),
     ],
-)  # fmt: skip
+)
 def test_malformed_headers_are_not_recognised(tmp_path, header, message):
     ab = tmp_path / "bad.ab"
     ab.write_bytes(header)
@@ -166,13 +183,18 @@ def test_probe_is_by_content(tmp_path):
 BIG = random.Random(0).randbytes(100_000)  # incompressible: spans many chunks when deflated
 
 
-@pytest.mark.parametrize(("compressed", "password"), [(False, None), (True, None),
-                                                       (False, "pw"), (True, "pw")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("compressed", "password"), [(False, None), (True, None), (False, "pw"), (True, "pw")]
+)
 def test_truncated_backup_keeps_members_before_the_cut(tmp_path, compressed, password):
-    members = [("apps/p.q/f/first", b"first" * 100), ("apps/p.q/f/second", BIG),
-               ("apps/p.q/f/third", b"third")]  # fmt: skip
-    whole = write_ab(tmp_path / "w.ab", tar_bytes(members), compressed=compressed,
-                     password=password)  # fmt: skip
+    members = [
+        ("apps/p.q/f/first", b"first" * 100),
+        ("apps/p.q/f/second", BIG),
+        ("apps/p.q/f/third", b"third"),
+    ]
+    whole = write_ab(
+        tmp_path / "w.ab", tar_bytes(members), compressed=compressed, password=password
+    )
     data = whole.read_bytes()
     cut = tmp_path / "cut.ab"
     cut.write_bytes(data[: len(data) * 2 // 3])
@@ -196,7 +218,9 @@ def test_truncated_member_not_read_is_reported_by_the_source(tmp_path):
         items = list(source.entries())  # nobody reads the members
     problems = [i for i in items if isinstance(i, Problem)]
     assert [e.path for e in items if isinstance(e, Entry)] == [
-        "data/data/p.q/files/first", "data/data/p.q/files/second"]  # fmt: skip
+        "data/data/p.q/files/first",
+        "data/data/p.q/files/second",
+    ]
     assert len(problems) == 1
     assert problems[0].path == "data/data/p.q/files/second"
     assert problems[0].stage == "decrypt"
@@ -274,14 +298,28 @@ def test_decrypted_tar_stream_raises_at_the_cut(tmp_path):
 
 
 CORPUS_FILES = {
-    "backup.ab": (None, "ce1ac5009fea5187a9f546b51e1446ba450243ae91d31dc779233ec0937b5d18",
-                  {"apps", f"apps/{PKG}", f"apps/{PKG}/d_f", f"apps/{PKG}/d_f/000001_mms_backup",
-                   f"apps/{PKG}/d_f/000000_sms_backup"}),
-    "backup3.ab": (None, "33e73df2ede9798dcb3a85c06200ee41c8f52dd2f2e50ffafcceb0407bc13e3a",
-                   {f"apps/{PKG}/_manifest", f"apps/{PKG}/d_f/000000_sms_backup"}),
-    "backup2.ab": ("123456", "f365ace1effbc4902c6aeba241ca61544f8a96ad456c1861808ea87b7dd03896",
-                   {f"apps/{PKG}/_manifest", f"apps/{PKG}/d_f/000000_sms_backup"}),
-}  # fmt: skip
+    "backup.ab": (
+        None,
+        "ce1ac5009fea5187a9f546b51e1446ba450243ae91d31dc779233ec0937b5d18",
+        {
+            "apps",
+            f"apps/{PKG}",
+            f"apps/{PKG}/d_f",
+            f"apps/{PKG}/d_f/000001_mms_backup",
+            f"apps/{PKG}/d_f/000000_sms_backup",
+        },
+    ),
+    "backup3.ab": (
+        None,
+        "33e73df2ede9798dcb3a85c06200ee41c8f52dd2f2e50ffafcceb0407bc13e3a",
+        {f"apps/{PKG}/_manifest", f"apps/{PKG}/d_f/000000_sms_backup"},
+    ),
+    "backup2.ab": (
+        "123456",
+        "f365ace1effbc4902c6aeba241ca61544f8a96ad456c1861808ea87b7dd03896",
+        {f"apps/{PKG}/_manifest", f"apps/{PKG}/d_f/000000_sms_backup"},
+    ),
+}
 SMS_SHA256 = "67f17b86ff5787169b799cd50283b65ffc06f8b6b0b1fc1b55e210a6e9dd247d"
 
 

@@ -57,14 +57,22 @@ def expected_sha256() -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("compressed", [True, False], ids=["compressed", "uncompressed"])
 def test_streaming_a_256_mib_encrypted_backup_keeps_memory_flat(tmp_path, compressed):
-    ab = write_ab(tmp_path / "big.ab", big_member_tar("apps/com.x.vvm/f/vm.raw", SIZE),
-                  compressed=compressed, password="pw")  # fmt: skip
+    ab = write_ab(
+        tmp_path / "big.ab",
+        big_member_tar("apps/com.x.vvm/f/vm.raw", SIZE),
+        compressed=compressed,
+        password="pw",
+    )
     if compressed:
         assert ab.stat().st_size < SIZE // 50  # small on disk, 256 MiB once inflated
     else:
         assert ab.stat().st_size > SIZE
-    run = subprocess.run([sys.executable, "-c", MEASURE, str(ab), "pw", str(REPO), "chunks"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(ab), "pw", str(REPO), "chunks"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     figures = json.loads(run.stdout)
     assert figures["paths"] == ["data/data/com.x.vvm/files/vm.raw"]
     assert figures["bytes"] == SIZE
@@ -77,10 +85,18 @@ def test_streaming_a_256_mib_encrypted_backup_keeps_memory_flat(tmp_path, compre
 
 def test_the_measurement_sees_a_whole_read(tmp_path):
     """Control: reading the member whole must show up, or the bound above proves nothing."""
-    ab = write_ab(tmp_path / "big.ab", big_member_tar("apps/com.x.vvm/f/vm.raw", SIZE),
-                  compressed=True, password="pw")  # fmt: skip
-    run = subprocess.run([sys.executable, "-c", MEASURE, str(ab), "pw", str(REPO), "whole"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    ab = write_ab(
+        tmp_path / "big.ab",
+        big_member_tar("apps/com.x.vvm/f/vm.raw", SIZE),
+        compressed=True,
+        password="pw",
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(ab), "pw", str(REPO), "whole"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     figures = json.loads(run.stdout)
     assert figures["bytes"] == SIZE
     assert figures["traced_peak"] > SIZE
