@@ -294,12 +294,22 @@ def carve_file(
     window: int = DEFAULT_WINDOW,
     overlap: int = DEFAULT_OVERLAP,
     decode: bool = True,
+    start: int = 0,
+    stop: int | None = None,
+    on_window: Callable[[memoryview], None] | None = None,
 ) -> Iterator[Hit]:
     """Hits in a file of any size, read through mmap windows (offsets are file offsets).
 
     Each window is mapped, searched and unmapped, so memory stays bounded by the window
-    (plus the object being hashed or decoded). An object that runs past its window is
-    probed again from its start over the rest of the file, so its length is exact.
+    (plus the object being hashed or decoded). An object that runs past its window (or
+    ends exactly where the mapped view ends) is probed again from its start over the
+    rest of the file, so its length is exact.
+
+    ``start``/``stop`` restrict where objects may *start* (they may end past ``stop``),
+    so a pool can split one file between workers; a worker's first hits may then lie
+    inside an object that the previous range's worker reports whole: drop those.
+    ``on_window`` gets every byte of [start, stop) once, in order, as the scan reads it
+    (to hash the file in the same pass); it must not keep the view.
     """
     if window < 1:
         raise ValueError("window must be positive")
@@ -307,15 +317,13 @@ def carve_file(
     gran = mmap.ALLOCATIONGRANULARITY
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        resume = 0
-        w = 0
-        while w < size:
-            stop = min(size, w + window)
-            if resume >= stop:
-                w = stop
-                continue
-            map_off = (max(w, resume) // gran) * gran
-            map_end = min(size, stop + overlap)
+        end = size if stop is None else max(0, min(size, stop))
+        resume = max(0, start)
+        w = resume
+        while w < end:
+            wstop = min(end, w + window)
+            map_off = (w // gran) * gran
+            map_end = min(size, wstop + overlap)
             mm = mmap.mmap(f.fileno(), map_end - map_off, offset=map_off, access=mmap.ACCESS_READ)
             try:
                 mm.madvise(mmap.MADV_SEQUENTIAL)
@@ -327,27 +335,35 @@ def carve_file(
             ) -> Hit | None:
                 if map_end >= size:
                     return None
-                start = map_off + pos
-                o = (start // gran) * gran
+                at = map_off + pos
+                o = (at // gran) * gran
                 big = mmap.mmap(f.fileno(), size - o, offset=o, access=mmap.ACCESS_READ)
                 try:
                     with memoryview(big) as bmv:
-                        pr = sig.probe(bmv, start - o)
-                        return None if pr is None else _finish(bmv, start - o, pr, o, decode)
+                        pr = sig.probe(bmv, at - o)
+                        return None if pr is None else _finish(bmv, at - o, pr, o, decode)
                 finally:
                     big.close()
 
             try:
                 with memoryview(mm) as mv:
-                    start = max(w, resume) - map_off
-                    for hit in _scan(
-                        mv, start, stop - map_off, base=map_off, decode=decode, extend=extend
-                    ):
-                        resume = hit.offset + max(1, hit.length)
-                        yield hit
+                    if on_window is not None:
+                        with mv[w - map_off : wstop - map_off] as fresh:
+                            on_window(fresh)
+                    if resume < wstop:
+                        for hit in _scan(
+                            mv,
+                            max(w, resume) - map_off,
+                            wstop - map_off,
+                            base=map_off,
+                            decode=decode,
+                            extend=extend,
+                        ):
+                            resume = hit.offset + max(1, hit.length)
+                            yield hit
             finally:
                 mm.close()
-            w = stop
+            w = wstop
 
 
 def to_record(

@@ -89,3 +89,29 @@ def test_frame_boundary_exactly_at_the_view_end(tmp_path: Path) -> None:
     path.write_bytes(b"\0" * offset + data + b"\0" * 100)
     hits = list(carve.carve_file(path, window=window, overlap=overlap))
     assert [(h.offset, h.length, h.decodes) for h in hits] == [(offset, len(data), True)]
+
+
+def test_on_window_sees_every_byte_once_and_ranges_split(tmp_path: Path) -> None:
+    names = ["wav-pcm", "amr-nb", "flac", "opus-ogg", "aac-3gp", "mp3-8k"]
+    path, truth = _layout(tmp_path, names, 3000)
+    digest = hashlib.sha256()
+    hits = list(carve.carve_file(path, window=5000, on_window=digest.update))
+    assert digest.hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [(h.offset, h.length, h.sha256) for h in hits if h.decodes] == truth
+    # two workers: objects start in their own range, may end past it
+    mid = truth[2][0] + 10  # inside the third object
+    first = [h for h in carve.carve_file(path, stop=mid) if h.decodes]
+    second = [h for h in carve.carve_file(path, start=mid) if h.decodes]
+    assert [(h.offset, h.length) for h in first] == [t[:2] for t in truth[:3]]
+    assert all(h.offset >= mid for h in second)
+    assert [(h.offset, h.length) for h in second if h.offset >= truth[3][0]] == [
+        t[:2] for t in truth[3:]
+    ]
+
+
+def test_abandoned_iteration_releases_the_mapping(tmp_path: Path) -> None:
+    path, truth = _layout(tmp_path, ["amr-nb", "wav-pcm", "flac"], 100)
+    it = carve.carve_file(path, window=4096)
+    first = next(it)
+    assert first.offset == truth[0][0]
+    it.close()  # must not raise BufferError
