@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +66,12 @@ class _TcpTransport(TcpTransport):
     The stock transport returns b"" forever after the peer closes, and adb-shell then
     spins until its read timeout; an unplugged phone must be noticed immediately.
     """
+
+    def connect(self, transport_timeout_s: float | None) -> None:
+        super().connect(transport_timeout_s)
+        # adb-shell writes header and payload separately: without this, Nagle waits
+        # for the phone's delayed ACK on every packet
+        self._connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def bulk_read(self, numbytes: int, transport_timeout_s: float | None) -> bytes:
         data = super().bulk_read(numbytes, transport_timeout_s)

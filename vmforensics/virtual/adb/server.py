@@ -26,6 +26,7 @@ from vmforensics.virtual.adb.image import DeviceImage
 from vmforensics.virtual.adb.shell import SHELL, Shell
 
 _WAIT_S = 30.0  # longest a stream waits for the client before giving up
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 class _Closed(Exception):
@@ -99,6 +100,13 @@ class _Connection:
             if not chunk:
                 raise _Closed
             buf += chunk
+            if _QUICKACK is not None:
+                # clients write header and payload separately; acking at once spares
+                # them Nagle's wait for our delayed ACK (40 ms per packet)
+                try:
+                    self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                except OSError:
+                    pass
         return bytes(buf)
 
     def recv(self) -> p.Packet:
