@@ -2,12 +2,13 @@ import shutil
 import sqlite3
 
 import pytest
-from builders import android
 from vm_folder_ctx import FolderContext
-from vm_images import SHARED, write_tree
+from vm_images import SHARED, builder, write_tree
 
 from parsers.records import AudioRef, FindingRecord, ProblemRecord, VoicemailRecord
 from parsers.voicemail import android_calllog as m
+
+android = builder("android")
 
 DB13 = "data/data/com.android.providers.contacts/databases/calllog.db"
 AUDIO = "data/data/com.android.providers.contacts/app_voicemail-data"

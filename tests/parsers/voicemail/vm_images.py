@@ -16,3 +16,10 @@ def write_tree(root: Path, files: dict[str, bytes]) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     return root
+
+
+def builder(name: str):
+    """The image builder module ``testdata/images/builders/<name>.py``."""
+    import importlib
+
+    return importlib.import_module(f"builders.{name}")
