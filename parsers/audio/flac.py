@@ -47,7 +47,8 @@ _BLOCK_SIZES = {
     **{i: 576 << (i - 2) for i in range(2, 6)},
     **{i: 256 << (i - 8) for i in range(8, 16)},
 }
-NO_LIMIT_FRAME = 1 << 20
+NO_LIMIT_FRAME = 1 << 20  # when STREAMINFO gives no maximum frame size
+MAX_FRAME_SEARCH = 1 << 20  # never search further than this for a frame's end (hostile sizes)
 
 
 def crc8(data: bytes) -> int:
@@ -155,7 +156,7 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
         p += 4 + h.length
         if p > n:
             return Probe(n - pos, "flac", "flac", True, False, "flac", extra)
-    max_frame = si.max_frame or NO_LIMIT_FRAME
+    max_frame = min(si.max_frame or NO_LIMIT_FRAME, MAX_FRAME_SEARCH)
     min_frame = si.min_frame or 1
     total = si.total_samples
     samples = frames = 0
