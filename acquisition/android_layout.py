@@ -25,7 +25,19 @@ _SHARED_ROOTS = (
 )
 # Top-level folders of an Android root file system: paths under them are Android paths.
 _ANDROID_ROOTS = frozenset(
-    {"data", "sdcard", "storage", "mnt", "system", "vendor", "product", "apex", "cache", "apps"}
+    {
+        "data",
+        "sdcard",
+        "storage",
+        "mnt",
+        "system",
+        "vendor",
+        "product",
+        "apex",
+        "cache",
+        "apps",
+        "shared",
+    }
 )
 
 _PACKAGE = r"[A-Za-z][\w]*(?:\.[\w]+)+"
