@@ -77,17 +77,33 @@ def scan_one(case: Case, location: str, opts: ScanOptions, progress: Progress) -
         source.close()
 
 
+def acquire_one(
+    case: Case, source: Source, spec: str, opts: ScanOptions, progress: Progress
+) -> SourceResult:
+    """A live device: open (connect, describe), then the same pipeline as ``scan``."""
+    result = SourceResult(spec)
+    try:
+        source.open()
+    except AcquisitionError as exc:
+        result.exit_code, result.message = EXIT_INPUT, str(exc)
+        return result
+    try:
+        return _scan_opened(case, source, spec, None, opts, progress, result)
+    finally:
+        source.close()
+
+
 def _scan_opened(
     case: Case,
     source: Source,
     location: str,
-    before: Listing,
+    before: Listing | None,
     opts: ScanOptions,
     progress: Progress,
     result: SourceResult,
 ) -> SourceResult:
-    resolved = str(Path(location).resolve())
-    existing = case.find_source(resolved, before.digest)
+    resolved = str(Path(location).resolve()) if before is not None else location
+    existing = case.find_source(resolved, before.digest if before is not None else None)
     sid = existing["id"] if existing else case.next_source_id()
     result.sid, result.kind = sid, source.kind
     record = _source_record(sid, source, location, resolved, before, opts)
@@ -99,7 +115,7 @@ def _scan_opened(
             "source": sid,
             "kind": source.kind,
             "location": location,
-            "listing_before_sha256": before.digest,
+            "listing_before_sha256": before.digest if before is not None else None,
             "password_provided": opts.password is not None,
             "rescan": existing is not None,
         },
@@ -113,14 +129,19 @@ def _scan_opened(
         case.save()
         case.event("interrupted", {"source": sid, "detail": "scan interrupted by the user"})
         raise
-    _finish(case, record, location, before, opts, lines, sdir)
+    _finish(case, record, location, before, opts, lines, sdir, source)
     result.counts = _count(lines)
     result.severities = _severities(lines)
     return result
 
 
 def _source_record(
-    sid: str, source: Source, location: str, resolved: str, before: Listing, opts: ScanOptions
+    sid: str,
+    source: Source,
+    location: str,
+    resolved: str,
+    before: Listing | None,
+    opts: ScanOptions,
 ) -> dict[str, Any]:
     return {
         "id": sid,
@@ -130,7 +151,7 @@ def _source_record(
         "description": source.describe(),
         "hashes_before": _container_hashes(location, opts),
         "hashes_after": None,
-        "listing_before": before.digest,
+        "listing_before": before.digest if before is not None else None,
         "listing_after": None,
         "listing_changes": [],
         "started_utc": now_iso(),
@@ -189,41 +210,53 @@ def _finish(
     case: Case,
     record: dict[str, Any],
     location: str,
-    before: Listing,
+    before: Listing | None,
     opts: ScanOptions,
     lines: list[dict[str, Any]],
     sdir: Path,
+    source: Source,
 ) -> None:
     sid = record["id"]
-    after = snapshot(location)
-    changes = before.diff(after)
+    changes: list[str] = []
+    if before is not None:
+        after = snapshot(location)
+        changes = before.diff(after)
+        record["listing_after"] = after.digest
     for change in changes:
         lines.append(error_line("", "verify", f"source changed during the run: {change}", sid))
     if opts.verify_source and record["hashes_before"]:
         record["hashes_after"] = _container_hashes(location, opts)
         if record["hashes_after"] != record["hashes_before"]:
             lines.append(error_line("", "verify", "source hash differs after the run", sid))
+    complete = bool(getattr(source, "complete", True))
+    if not complete:
+        lines.append(
+            error_line(
+                "",
+                "acquire",
+                "acquisition INCOMPLETE: the source stopped "
+                "before everything was received; what was received is kept",
+                sid,
+            )
+        )
     lines = dedupe_sorted(lines)
     out = sdir / "artifacts.jsonl"
     with open(out, "wb") as f:
         for line in lines:
             f.write(encode_line(line))
     record.update(
-        listing_after=after.digest,
-        listing_changes=changes,
-        ended_utc=now_iso(),
-        complete=True,
-        counts=_count(lines),
+        listing_changes=changes, ended_utc=now_iso(), complete=complete, counts=_count(lines)
     )
     case.upsert_source(record)
     case.save()
     case.event(
-        "source-scanned",
+        "source-scanned" if complete else "incomplete",
         {
             "source": sid,
             "counts": _count(lines),
-            "listing_after_sha256": after.digest,
+            "listing_after_sha256": record.get("listing_after"),
             "source_unchanged": not changes,
+            "complete": complete,
             "artifacts_sha256": hash_file(out, ("sha256",))[0]["sha256"],
         },
     )
