@@ -54,9 +54,14 @@ SPECS: dict[str, tuple[str, str, int, int, dict, str, str]] = {
     "wav-alaw": ("wav", "pcm_alaw", 8000, 1, {}, "wav", "alaw"),
     "wav-adpcm": ("wav", "adpcm_ima_wav", 8000, 1, {}, "wav", "adpcm"),
     "aiff": ("aiff", "pcm_s16be", 8000, 1, {}, "aiff", "pcm"),
+    "aifc-mulaw": ("aiff", "pcm_mulaw", 8000, 1, {}, "aiff", "mulaw"),
+    "wav-rf64": ("wav", "pcm_s16le", 8000, 1, {}, "wav", "pcm"),
     "caf": ("caf", "pcm_s16le", 8000, 1, {}, "caf", "pcm"),
     "caf-alac": ("caf", "alac", 16000, 1, {}, "caf", "alac"),
 }
+
+
+MUXER_OPTIONS = {"wav-rf64": {"rf64": "always"}}
 
 
 @cache
@@ -65,7 +70,7 @@ def make(name: str, seconds: float = 1.5) -> bytes:
     pcm = _pcm(rate, seconds, channels)
     layout = "mono" if channels == 1 else "stereo"
     out = io.BytesIO()
-    with av.open(out, "w", format=muxer) as c:
+    with av.open(out, "w", format=muxer, options=MUXER_OPTIONS.get(name, {})) as c:
         s = c.add_stream(encoder, rate=rate, layout=layout)
         if options:
             s.codec_context.options = dict(options)
