@@ -61,8 +61,8 @@ def scan(
 def scan_one(case: Case, location: str, opts: ScanOptions, progress: Progress) -> SourceResult:
     result = SourceResult(location)
     try:
-        before = snapshot(location)
         source = open_source(location, password=opts.password, workdir=case.tmp / "open")
+        before = snapshot(location)
         source.open()
     except AcquisitionError as exc:
         result.exit_code, result.message = EXIT_INPUT, str(exc)
