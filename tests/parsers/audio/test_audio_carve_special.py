@@ -156,3 +156,16 @@ def test_to_record() -> None:
     assert (rec.container, rec.codec, rec.decodes, rec.truncated) == ("ogg", "opus", True, False)
     assert rec.sha256 == hashlib.sha256(data).hexdigest()
     assert (rec.locator, rec.package, rec.protection) == ("sqlite:table=t,rowid=1", "a.b", "none")
+
+
+def test_ffmpeg_logs_nothing_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    broken = []
+    for name in ["mp3", "aac-m4a", "amr-nb", "opus-ogg", "flac"]:
+        data = bytearray(samples.make(name))
+        for i in range(len(data) // 3, len(data), 97):
+            data[i] ^= 0x5A  # corrupt the payload, keep the structure
+        broken.append(bytes(data))
+    for blob in broken:
+        carve.carve(blob)
+    out, err = capfd.readouterr()
+    assert err == "" and out == ""
