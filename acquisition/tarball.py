@@ -33,6 +33,9 @@ from acquisition.base import Entry, EntryKind, Problem, Source
 from acquisition.errors import EntryReadError, NotRecognised, SourceUnavailable
 from acquisition.member_names import MemberNamer, printable
 
+# tarfile's header error classes and its members/firstmember attributes are not in the
+# type stubs but have been stable since Python 3.2; reach them through an untyped alias.
+_tarfile: Any = tarfile
 BLOCK = 512
 MAX_EXTENSION_HEADER = 1 << 20
 READ_CHUNK = 1 << 20
@@ -70,7 +73,7 @@ class _GuardedTarInfo(tarfile.TarInfo):
     def frombuf(cls, buf: bytes, encoding: str, errors: str) -> tarfile.TarInfo:  # type: ignore[override]
         info = super().frombuf(buf, encoding, errors)
         if info.type in _EXTENSION_TYPES and info.size > MAX_EXTENSION_HEADER:
-            raise tarfile.InvalidHeaderError(
+            raise _tarfile.InvalidHeaderError(
                 f"extension header of {info.size} bytes exceeds the "
                 f"{MAX_EXTENSION_HEADER}-byte limit"
             )
@@ -170,9 +173,10 @@ def walk_tar_stream(
         yield fault_problem(f"not a readable tar stream: {exc}", 0)
         return
     walk = _Walk(tar.fileobj)
-    info: tarfile.TarInfo | None = tar.firstmember
-    tar.firstmember = None
-    tar.members.clear()
+    loose: Any = tar
+    info: tarfile.TarInfo | None = loose.firstmember
+    loose.firstmember = None
+    loose.members.clear()
     while info is not None:
         yield from _member(tar, info, walk, namer, fault, path_map)
         walk.token += 1
@@ -203,7 +207,7 @@ def walk_tar_stream(
         walk.short_seen = False
         try:
             info = _GuardedTarInfo.fromtarfile(tar)
-        except tarfile.EOFHeaderError:
+        except _tarfile.EOFHeaderError:
             info = None
             trailing = _trailing(tar)
             if trailing is not None:
@@ -214,7 +218,7 @@ def walk_tar_stream(
                     f"at tar offset {trailing[0]} (not zero padding); not listed",
                     trailing[0],
                 )
-        except tarfile.EmptyHeaderError:
+        except _tarfile.EmptyHeaderError:
             if fault() is not None and not reported:
                 yield fault_problem("", tar.offset)
             elif not reported:
@@ -227,7 +231,7 @@ def walk_tar_stream(
                     tar.offset,
                 )
             info = None
-        except tarfile.TruncatedHeaderError:
+        except _tarfile.TruncatedHeaderError:
             yield fault_problem(
                 f"archive truncated inside the header at tar offset {tar.offset}", tar.offset
             )
@@ -389,7 +393,7 @@ def _sparse_opener(
             raise OSError(f"{path}: the archive stream has moved past this entry")
         inner = tar.extractfile(info)
         assert inner is not None
-        return cast(BinaryIO, _SparseStream(inner, walk, token, path))
+        return cast(BinaryIO, _SparseStream(cast(BinaryIO, inner), walk, token, path))
 
     return opener
 
@@ -570,7 +574,7 @@ class TarSource(Source):
                     return
                 if info is None:
                     return
-                tar.members.clear()
+                cast(Any, tar).members.clear()
                 yield info.name
 
     def describe(self) -> dict[str, Any]:

@@ -218,7 +218,7 @@ class ZipSource(Source):
                     meta["mtime_zone"] = "unknown: DOS local time read as UTC"
                 except (ValueError, OverflowError):
                     pass
-            common = {
+            common: dict[str, Any] = {
                 "path": path,
                 "times": times,
                 "mode": stat.S_IMODE(unix_mode) if unix_mode else None,
