@@ -526,21 +526,26 @@ def _dirs(paths: list[str]) -> list[str]:
     return sorted(found)
 
 
-def write_tar(out: Path, files: dict[str, bytes]) -> None:
-    """Plain ustar/GNU tar: sorted members, fixed owner and times, dirs before files."""
+def write_tar(
+    out: Path,
+    files: dict[str, bytes],
+    owner: tuple[int, str] = (10123, "u0_a123"),
+    dir_owner: tuple[int, str] = (1000, "system"),
+) -> None:
+    """GNU tar: sorted members, fixed owner and times, directories before files."""
     with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as tar:
         for d in _dirs(list(files)):
             info = tarfile.TarInfo(d)
             info.type = tarfile.DIRTYPE
             info.mode, info.mtime = 0o771, TAR_MTIME
-            info.uid = info.gid = 1000
-            info.uname = info.gname = "system"
+            info.uid = info.gid = dir_owner[0]
+            info.uname = info.gname = dir_owner[1]
             tar.addfile(info)
         for path in sorted(files):
             info = tarfile.TarInfo(path)
             info.size, info.mode, info.mtime = len(files[path]), 0o600, TAR_MTIME
-            info.uid = info.gid = 10123
-            info.uname = info.gname = "u0_a123"
+            info.uid = info.gid = owner[0]
+            info.uname = info.gname = owner[1]
             tar.addfile(info, io.BytesIO(files[path]))
 
 
