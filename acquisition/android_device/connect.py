@@ -113,7 +113,7 @@ def open_tcp(
     return AdbShellSession(device, on_command, "tcp")
 
 
-def _server_holds(serial: str) -> bool:
+def server_holds(serial: str) -> bool:
     adb = shutil.which("adb")
     if adb is None:
         return False
@@ -123,7 +123,9 @@ def _server_holds(serial: str) -> bool:
         ).stdout.decode("utf-8", "replace")
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return any(line.split("\t")[0] == serial for line in out.splitlines()[1:])
+    return any(
+        line.split("\t")[0] == serial and line.endswith("\tdevice") for line in out.splitlines()[1:]
+    )
 
 
 def open_usb(
@@ -149,7 +151,7 @@ def open_usb(
             raise SourceUnavailable(f"{serial}: the phone refused this computer's key ({exc})")
         except Exception as exc:  # libusb reports busy/access problems in many shapes
             usb_error = f"USB connection failed: {exc}"
-    if _server_holds(serial):
+    if server_holds(serial):
         on_prompt(
             f"{serial} is held by a running adb server ({usb_error}); acquiring through it "
             f"with 'adb -s {serial} ...'. To use the direct path instead, run 'adb kill-server'."

@@ -241,8 +241,8 @@ class AdbServerSession:
         self._on_command(f"sync:RECV {path}")
         proc = self._run("pull", path, os.fspath(dest))
         if proc.returncode != 0:
-            msg = proc.stderr.decode("utf-8", "replace").strip()
-            raise CommandFailed(msg.rsplit(": ", 1)[-1] if msg else "pull failed")
+            msg = (proc.stdout + proc.stderr).decode("utf-8", "replace").strip()
+            raise CommandFailed(msg.splitlines()[-1] if msg else "pull failed")
         size = dest.stat().st_size
         if progress is not None:
             progress(size)

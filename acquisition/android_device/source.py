@@ -21,9 +21,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from acquisition.android_device import abfile
-from acquisition.android_device.connect import open_tcp, open_usb, parse_hostport
+from acquisition.android_device.connect import open_tcp, open_usb, parse_hostport, server_holds
 from acquisition.android_device.layout import backup_member_to_logical, device_to_logical
-from acquisition.android_device.session import CommandFailed, DeviceGone, Session
+from acquisition.android_device.session import (
+    AdbServerSession,
+    CommandFailed,
+    DeviceGone,
+    Session,
+)
 from acquisition.base import Entry, EntryKind, Problem, Source
 from acquisition.errors import AcquisitionError, PasswordRequired, SourceUnavailable, WrongPassword
 from acquisition.paths import join, sanitise
@@ -110,7 +115,8 @@ def _window(path: Path, start: int, end: int) -> BinaryIO:
 
 
 class AndroidDeviceSource(Source):
-    """``spec`` is ``HOST:PORT`` (ADB over TCP) or a USB serial."""
+    """``spec`` is ``HOST:PORT`` (ADB over TCP), a USB serial (``usb:SERIAL`` forces
+    USB), or ``adb:SERIAL`` to go through a running system adb server."""
 
     kind = "android-device"
 
@@ -151,7 +157,19 @@ class AndroidDeviceSource(Source):
     def open(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = parse_hostport(self.spec)
-        if target is not None:
+        if self.spec.startswith("adb:"):
+            # through the system adb server, for a device it already holds
+            self.session = AdbServerSession(self.spec[4:], self.on_command)
+            if not server_holds(self.spec[4:]):
+                raise SourceUnavailable(f"{self.spec[4:]}: the adb server does not list it")
+        elif self.spec.startswith("usb:"):
+            self.session = open_usb(
+                self.spec[4:],
+                key_dir=self.key_dir,
+                on_command=self.on_command,
+                on_prompt=self.on_prompt,
+            )
+        elif target is not None:
             self.session = open_tcp(
                 *target,
                 key_dir=self.key_dir,
