@@ -44,6 +44,8 @@ PARTIAL_FACTOR = 0.5  # the overflow chain could not be followed; trailing value
 
 _CONTROL = re.compile("[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffd]")
 
+_NONZERO = re.compile(b"[^\x00]")
+
 OverflowFetch = Callable[[int, int], bytes]
 
 
@@ -64,23 +66,25 @@ def _kinds(types: list[int]) -> list[str]:
 
 
 def match_table(types: list[int], tables: list[Table], owner: str | None):
-    """Best table for these serial types: (table, score); owner wins ties."""
+    """Best table for these serial types: (table, confidence factor).
+
+    The owner of the page wins a tie; a tie the owner does not settle (two tables of
+    the same shape) costs a little confidence.
+    """
     kinds = _kinds(types)
-    best: Table | None = None
-    best_score = 0.0
+    scored = []
     for table in tables:
         score = type_score(kinds, table)
-        if score <= 0:
+        if score < 0.999:
             continue
-        if len(kinds) == len(table.stored_columns()):
-            score += 0.01
-        if table.name == owner:
-            score += 0.005
-        if score > best_score:
-            best, best_score = table, score
-    if best is None or best_score < 0.999:
+        exact = len(kinds) == len(table.stored_columns())
+        scored.append((exact, table.name == owner, table))
+    if not scored:
         return None, 0.0
-    return best, min(best_score, 1.0)
+    scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+    exact, owned, best = scored[0]
+    rivals = sum(1 for s in scored[1:] if s[0] == exact)
+    return best, 1.0 if owned or not rivals else 0.9
 
 
 def _plausible(values: list[object]) -> bool:
@@ -142,6 +146,8 @@ class Carver:
         self.tables = [t for t in tables if t.columns]
         self.fetch_overflow = fetch_overflow
         self.widths = sorted({len(t.stored_columns()) for t in self.tables})
+        self.max_cols = max(self.widths, default=64)
+        self.max_header = 1 + 9 * self.max_cols
 
     # -- shared pieces -----------------------------------------------------------------
     def _body(self, page: bytes, types: list[int], header_start: int, header_len: int, limit: int):
@@ -199,27 +205,47 @@ class Carver:
 
     # -- intact cells ------------------------------------------------------------------
     def intact(self, page: bytes, pos: int, limit: int, owner: str | None) -> Carved | None:
+        # Fast rejection first: this runs at every byte offset of every free region.
+        first = page[pos]
+        if first == 0:
+            return None
         try:
-            payload, p = read_varint(page, pos, limit)
-            rowid, p = read_varint(page, p, limit)
+            if first < 0x80:
+                payload, p = first, pos + 1
+            else:
+                payload, p = read_varint(page, pos, limit)
+            if page[p] < 0x80:
+                rowid, p = page[p], p + 1
+            else:
+                rowid, p = read_varint(page, p, limit)
             hstart = p
-            header_len, p = read_varint(page, p, limit)
-            if header_len < 2 or header_len > payload or header_len > 1000:
+            header_len = page[p] if p < limit else 0
+            if header_len >= 0x80:
+                header_len, _ = read_varint(page, p, limit)
+            if header_len < 2 or header_len > payload or header_len > self.max_header:
                 return None
+            p += 1 if header_len < 0x80 else 2
             hend = hstart + header_len
             if hend > limit:
                 return None
             types = []
+            max_cols = self.max_cols
             while p < hend:
-                t, p = read_varint(page, p, hend)
+                t = page[p]
+                if t < 0x80:
+                    p += 1
+                else:
+                    t, p = read_varint(page, p, hend)
                 if t in (10, 11):
                     return None
                 types.append(t)
+                if len(types) > max_cols:
+                    return None
             if p != hend or payload != header_len + body_size(types):
                 return None
-        except SqliteFormatError:
+        except (SqliteFormatError, IndexError):
             return None
-        table, _ = match_table(types, self.tables, owner)
+        table, factor = match_table(types, self.tables, owner)
         if table is None and (self.tables or len(types) < 2):
             return None
         body = self._body(page, types, hstart, header_len, limit)
@@ -230,7 +256,7 @@ class Carver:
             return None
         if rowid >= 1 << 63:
             rowid -= 1 << 64
-        conf = CONF_INTACT * (1.0 if table else UNMATCHED_FACTOR)
+        conf = CONF_INTACT * (factor if table else UNMATCHED_FACTOR)
         if not complete:
             conf *= PARTIAL_FACTOR
         return Carved(
@@ -240,8 +266,8 @@ class Carver:
     # -- freed cells -------------------------------------------------------------------
     @staticmethod
     def _freeblock_like(page: bytes, pos: int, usable: int) -> bool:
-        nxt = int.from_bytes(page[pos : pos + 2], "big")
-        size = int.from_bytes(page[pos + 2 : pos + 4], "big")
+        nxt = (page[pos] << 8) | page[pos + 1]
+        size = (page[pos + 2] << 8) | page[pos + 3]
         return (nxt == 0 or pos < nxt < usable) and 4 <= size <= usable - pos
 
     def freed(
@@ -462,6 +488,15 @@ class Carver:
         pos = start
         block_end: int | None = None
         while pos + 4 <= end:
+            if page[pos] == 0 and pos not in starts:
+                # Zeroed space holds no record; a freeblock header may begin at most
+                # three bytes before the next non-zero byte.
+                m = _NONZERO.search(page, pos, end)
+                if m is None:
+                    break
+                if m.start() - 3 > pos:
+                    pos = m.start() - 3
+                    continue
             if pos in starts:
                 block_end = starts[pos]
             exact = block_end if block_end is not None and pos < block_end else None

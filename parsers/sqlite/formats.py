@@ -102,7 +102,8 @@ class SqliteVarint(c.Construct):
         raise c.ExplicitError("unreachable", path=path)
 
     def _build(self, obj, stream, context, path):
-        c.stream_write(stream, encode_varint(obj), path=path)
+        raw = encode_varint(obj)
+        c.stream_write(stream, raw, len(raw), path)
         return obj
 
     def _sizeof(self, context, path):

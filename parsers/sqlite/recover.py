@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from parsers.sqlite import btree
-from parsers.sqlite.carve import CONF_POINTER, Carved, Carver, to_columns
+from parsers.sqlite.carve import CONF_POINTER, Carved, Carver, match_table, to_columns
 from parsers.sqlite.database import Database, LiveRow, PageRef
 from parsers.sqlite.errors import SqliteFormatError
 from parsers.sqlite.journal import JournalPage, journal_pages
@@ -123,6 +123,7 @@ class _Recovery:
         self.carver = Carver(db.usable, db.encoding, [db.master, *tables], self._fetch_overflow)
         # Dropped tables: their CREATE statements survive in page 1's free space.
         dropped = self._dropped_tables(tables)
+        self.dropped = dropped
         if dropped:
             self.carver = Carver(
                 db.usable, db.encoding, [db.master, *tables, *dropped], self._fetch_overflow
@@ -147,6 +148,16 @@ class _Recovery:
         for name, root in others:
             for exc in db.index_pages(root, tree_seen, owner, "index:" + name):
                 yield self._problem("db", exc)
+        # Pages of dropped tables: walk their old trees from the recovered root pages.
+        old_owner: dict[int, str] = {}
+        for table in dropped:
+            if not 1 < table.root <= db.page_count or table.root in owner:
+                continue
+            for item in db.walk_btree(table.root, set()):
+                if isinstance(item, SqliteFormatError):
+                    continue  # a freed page reused as a freelist trunk
+                if item[0].number not in owner:
+                    old_owner.setdefault(item[0].number, table.name)
         # 1. free space inside live table pages
         for number in sorted(owner):
             if owner[number].startswith("index:"):
@@ -163,7 +174,9 @@ class _Recovery:
             yield self._problem("db", exc)
         free = set(trunks) | set(leaves)
         for number in sorted(free):
-            yield from self._carve_page_number(number, "freelist", owner.get(number))
+            yield from self._carve_page_number(
+                number, "freelist", owner.get(number) or old_owner.get(number)
+            )
         # 3. pages nothing owns (orphaned by a manipulated freelist, or past the db's end)
         skip = set(owner) | free | overflow_used | set(db.ptrmap_pages()) | {db.lock_page}
         last = max(db.page_count, db.db_file_pages)
@@ -175,7 +188,7 @@ class _Recovery:
                 if ref is not None:
                     yield from self._carve_ref(ref, "unallocated", None)
                 continue
-            yield from self._carve_page_number(number, "unallocated", None)
+            yield from self._carve_page_number(number, "unallocated", old_owner.get(number))
         # 4. older versions: db-file pages the WAL superseded, then every other WAL frame
         if db.wal is not None:
             current = set(db.wal.committed.values())
@@ -364,10 +377,8 @@ class _Recovery:
             if complete:
                 return None
             return None
-        from parsers.sqlite.carve import match_table
-
-        table, _ = match_table(types, self.carver.tables, owner)
-        conf = CONF_POINTER if table else CONF_POINTER * 0.6
+        table, factor = match_table(types, self.carver.tables, owner)
+        conf = CONF_POINTER * factor if table else CONF_POINTER * 0.6
         return Carved(
             cell.offset,
             cell.offset + cell.size,
