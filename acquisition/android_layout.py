@@ -11,7 +11,8 @@ canonical form here (app data under ``data/data/<package>/``, shared storage und
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 # Shared storage spellings, longest first so the most specific one wins.
 _SHARED_ROOTS = (
@@ -174,3 +175,63 @@ def looks_device_fs(paths: Iterable[str], limit: int | None = None) -> bool:
         if any(marker.match(path) for marker in _OTHER_DEVICE_MARKERS):
             return True
     return False
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a listing looks like: ``name`` is "android", "device" (another device's file
+    system) or "generic"; ``root`` is the folder the Android tree sits in ("" at the top,
+    "Dump/" when an extraction tool wrapped it in one folder)."""
+
+    name: str = "generic"
+    root: str = ""
+
+    def normaliser(self) -> Callable[[str], str | None] | None:
+        """The path mapping a source applies to its names, or None to keep them as found."""
+        if self.name != "android":
+            return None
+        if not self.root:
+            return android_normalise
+        wrapper = self.root.rstrip("/")
+
+        def under_root(path: str) -> str | None:
+            rest = _under(path, wrapper)
+            if rest is None:
+                return None
+            return android_normalise(rest) or rest if rest else ""
+
+        return under_root
+
+
+def _clean(raw: str) -> str:
+    path = raw.lstrip("/")
+    while path.startswith("./"):
+        path = path[2:]
+    return "" if path == "." else path
+
+
+def classify(names: Iterable[str]) -> Layout:
+    """The layout of a listing; stops at the first top-level Android marker.
+
+    One wrapping folder is looked through (``Dump/data/data/<pkg>/...``) when every name
+    sits inside it; that case needs the whole listing.
+    """
+    wrappers: set[str] = set()
+    tops: set[str] = set()
+    device = False
+    for raw in names:
+        path = _clean(raw)
+        if not path:
+            continue
+        if any(marker.match(path) for marker in _MARKERS):
+            return Layout("android")
+        top, _, rest = path.partition("/")
+        if len(tops) < 2:
+            tops.add(top)
+        if rest and len(wrappers) < 2 and any(marker.match(rest) for marker in _MARKERS):
+            wrappers.add(top)
+        if not device and looks_device_fs((path,)):
+            device = True
+    if len(wrappers) == 1 and tops == wrappers:
+        return Layout("android", next(iter(wrappers)) + "/")
+    return Layout("device" if device else "generic")

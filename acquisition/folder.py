@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
-from acquisition.android_layout import android_normalise
+from acquisition.android_layout import Layout, classify
 from acquisition.base import Entry, EntryKind, Problem, Source
 from acquisition.errors import SourceUnavailable
 from acquisition.member_names import MemberNamer, printable
-from acquisition.tarball import classify_layout
 
-LAYOUT_DEPTH = 5  # deep enough for data/user/0/<pkg> and storage/emulated/0/Android
+LAYOUT_DEPTH = 6  # data/user/0/<pkg> and storage/emulated/0/Android, in one wrapper
 LAYOUT_NAMES = 50_000
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _NOATIME = getattr(os, "O_NOATIME", 0)
@@ -61,7 +60,7 @@ class FolderSource(Source):
     def __init__(self, location: str | os.PathLike[str]) -> None:
         super().__init__(str(location))
         self.path = Path(location)
-        self.layout = "generic"
+        self.layout = Layout()
 
     @classmethod
     def probe(cls, path: Path) -> bool:
@@ -75,8 +74,8 @@ class FolderSource(Source):
                 pass
         except OSError as exc:
             raise SourceUnavailable(f"{self.path}: cannot be listed ({exc.strerror or exc})")
-        self.layout = classify_layout(self._shallow_names())
-        kind = "fs-extraction" if self.layout in ("android", "device") else "folder"
+        self.layout = classify(self._shallow_names())
+        kind = "fs-extraction" if self.layout.name != "generic" else "folder"
         self.kind = kind  # type: ignore[misc]  # per instance: decided by the content
 
     def _shallow_names(self) -> Iterator[str]:
@@ -101,10 +100,13 @@ class FolderSource(Source):
                     queue.append((child.path, name + "/", depth + 1))
 
     def describe(self) -> dict[str, Any]:
-        return {"format": "folder", "layout": self.layout}
+        facts = {"format": "folder", "layout": self.layout.name}
+        if self.layout.root:
+            facts["android_root"] = self.layout.root
+        return facts
 
     def entries(self) -> Iterator[Entry | Problem]:
-        namer = MemberNamer(android_normalise if self.layout == "android" else None)
+        namer = MemberNamer(self.layout.normaliser())
         root = os.path.realpath(self.path)
         stack: list[Iterator[os.DirEntry[str]]] = []
         rels: list[str] = []
@@ -129,7 +131,9 @@ class FolderSource(Source):
             mode = st.st_mode
             named = namer.name(rel, is_dir=stat.S_ISDIR(mode), where=printable(child.path))
             yield from named.problems
-            if named.skip:
+            if named.skip:  # a wrapping folder or a second spelling: list what is inside
+                if stat.S_ISDIR(mode):
+                    yield from self._descend(child, rel, stack, rels)
                 continue
             path = named.path
             common: dict[str, Any] = {
@@ -143,12 +147,7 @@ class FolderSource(Source):
                 common["meta"]["nlink"] = st.st_nlink
             if stat.S_ISDIR(mode):
                 yield Entry(kind=EntryKind.DIR, **common)
-                listed = self._list(child.path, rel + "/")
-                if isinstance(listed, Problem):
-                    yield listed
-                else:
-                    stack.append(iter(listed))
-                    rels.append(rel + "/")
+                yield from self._descend(child, rel, stack, rels)
             elif stat.S_ISLNK(mode):
                 yield from self._symlink(child, root, common)
             elif stat.S_ISREG(mode):
@@ -160,6 +159,20 @@ class FolderSource(Source):
                     common["meta"]["device"] = [os.major(st.st_rdev), os.minor(st.st_rdev)]
                 yield Problem(path, "acquire", f"{child.path}: {what} listed, never opened")
                 yield Entry(kind=EntryKind.OTHER, **common)
+
+    def _descend(
+        self,
+        child: os.DirEntry[str],
+        rel: str,
+        stack: list[Iterator[os.DirEntry[str]]],
+        rels: list[str],
+    ) -> Iterator[Problem]:
+        listed = self._list(child.path, rel + "/")
+        if isinstance(listed, Problem):
+            yield listed
+        else:
+            stack.append(iter(listed))
+            rels.append(rel + "/")
 
     def _list(self, folder: str, rel: str) -> list[os.DirEntry[str]] | Problem:
         try:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, cast
 
-from acquisition.android_layout import android_normalise, looks_android, looks_device_fs
+from acquisition.android_layout import Layout, classify
 from acquisition.base import Entry, EntryKind, Problem, Source
 from acquisition.errors import EntryReadError, NotRecognised, SourceUnavailable
 from acquisition.member_names import MemberNamer, printable
@@ -503,17 +503,6 @@ def sniff_tar(path: Path) -> str | None:
         return None
 
 
-def classify_layout(names: Iterator[str]) -> str:
-    """'android', 'device' (another device's file system) or 'generic'; stops at Android."""
-    seen_device = False
-    for name in names:
-        if looks_android((name,)):
-            return "android"
-        if not seen_device and looks_device_fs((name,)):
-            seen_device = True
-    return "device" if seen_device else "generic"
-
-
 class TarSource(Source):
     """A tar (plain, gzip, bzip2 or xz) of a file system or of any folder.
 
@@ -531,7 +520,7 @@ class TarSource(Source):
         super().__init__(str(location))
         self.path = Path(location)
         self.compression: str | None = None
-        self.layout = "generic"
+        self.layout = Layout()
 
     @classmethod
     def probe(cls, path: Path) -> bool:
@@ -546,8 +535,8 @@ class TarSource(Source):
         if found is None:
             raise NotRecognised(f"{self.path}: not a tar archive")
         self.compression = None if found == "plain" else found
-        self.layout = classify_layout(self._names())
-        kind = "fs-extraction" if self.layout in ("android", "device") else "folder"
+        self.layout = classify(self._names())
+        kind = "fs-extraction" if self.layout.name != "generic" else "folder"
         self.kind = kind  # type: ignore[misc]  # per instance: decided by the content
 
     def _names(self) -> Iterator[str]:
@@ -578,15 +567,18 @@ class TarSource(Source):
                 yield info.name
 
     def describe(self) -> dict[str, Any]:
-        return {
+        facts = {
             "format": "tar",
             "compression": self.compression or "none",
-            "layout": self.layout,
+            "layout": self.layout.name,
             "layout_pass": "headers only" if self.compression is None else "full decompression",
         }
+        if self.layout.root:
+            facts["android_root"] = self.layout.root
+        return facts
 
     def entries(self) -> Iterator[Entry | Problem]:
-        namer = MemberNamer(android_normalise if self.layout == "android" else None)
+        namer = MemberNamer(self.layout.normaliser())
         try:
             raw = open(self.path, "rb")
         except OSError as exc:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, cast
 
-from acquisition.android_layout import android_normalise, looks_android, looks_device_fs
+from acquisition.android_layout import Layout, classify
 from acquisition.base import Entry, EntryKind, Problem, Source
 from acquisition.errors import EntryReadError, NotRecognised, SourceUnavailable
 from acquisition.member_names import MemberNamer
@@ -130,7 +130,7 @@ class ZipSource(Source):
         super().__init__(str(location))
         self.path = Path(location)
         self._zip: zipfile.ZipFile | None = None
-        self.layout = "generic"
+        self.layout = Layout()
         self.members: int | None = None
 
     @classmethod
@@ -150,11 +150,8 @@ class ZipSource(Source):
             raise SourceUnavailable(f"{self.path}: {exc.strerror or exc}")
         names = [info.filename for info in self._zip.infolist()]
         self.members = len(names)
-        if looks_android(names):
-            self.layout = "android"
-        elif looks_device_fs(names):
-            self.layout = "device"
-        self.kind = "fs-extraction" if self.layout != "generic" else "folder"  # type: ignore[misc]
+        self.layout = classify(names)
+        self.kind = "fs-extraction" if self.layout.name != "generic" else "folder"  # type: ignore[misc]
 
     def close(self) -> None:
         if self._zip is not None:
@@ -162,7 +159,9 @@ class ZipSource(Source):
             self._zip = None
 
     def describe(self) -> dict[str, Any]:
-        facts: dict[str, Any] = {"format": "zip", "layout": self.layout}
+        facts: dict[str, Any] = {"format": "zip", "layout": self.layout.name}
+        if self.layout.root:
+            facts["android_root"] = self.layout.root
         if self.members is not None:
             facts["members"] = self.members
         return facts
@@ -191,7 +190,7 @@ class ZipSource(Source):
         overlapping = self._suspects(infos)
         total_allowance = max(self.TOTAL_FREE, self.TOTAL_RATIO * self.path.stat().st_size)
         expanded = 0
-        namer = MemberNamer(android_normalise if self.layout == "android" else None)
+        namer = MemberNamer(self.layout.normaliser())
         for index, info in enumerate(infos):
             offset = info.header_offset
             named = namer.name(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from acquisition.android_layout import (
+    Layout,
     ab_member_path,
     android_normalise,
+    classify,
     looks_android,
     looks_device_fs,
 )
@@ -113,3 +115,27 @@ def test_namer_reports_collisions_of_two_spellings():
     assert len(second.problems) == 1 and "duplicate" in second.problems[0].message
     assert namer.name("data/data/com.a.b/", is_dir=True).skip is False
     assert namer.name("data/data/com.a.b", is_dir=True).skip is True
+
+
+def test_classify_top_level_and_wrapped():
+    assert classify(["data/", "data/data/com.a.b/x"]) == Layout("android")
+    wrapped = classify([".", "Dump/", "Dump/data/user/0/com.a.b/x", "Dump/sdcard/y"])
+    assert wrapped == Layout("android", "Dump/")
+    normalise = wrapped.normaliser()
+    assert normalise is not None
+    assert normalise("Dump/data/user/0/com.a.b/x") == "data/data/com.a.b/x"
+    assert normalise("Dump/storage/emulated/0/y") == "sdcard/y"
+    assert normalise("Dump/notes.txt") == "notes.txt"
+    assert normalise("Dump") == ""
+    # a wrapper is only looked through when everything is inside it
+    assert classify(["Dump/data/data/com.a.b/x", "other/file"]) == Layout("generic")
+    assert classify(["private/var/mobile/Library/x"]) == Layout("device")
+    assert Layout("device").normaliser() is None
+
+
+def test_classify_stops_at_the_first_marker():
+    def names():
+        yield "data/data/com.a.b/x"
+        raise AssertionError("read past the first marker")
+
+    assert classify(names()).name == "android"

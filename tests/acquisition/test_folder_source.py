@@ -186,3 +186,26 @@ def test_undecodable_names_survive(tmp_path):
     entries, _problems, content = read_all(FolderSource(tmp_path))
     assert content == {"caf\\xe9.txt": b"latin-1 name"}
     json.dumps([e.path for e in entries])  # fit for the JSON outputs
+
+
+def test_android_tree_inside_one_wrapping_folder(tmp_path):
+    write(tmp_path, f"Dump/data/user/0/{PKG}/files/vm1.amr", b"1")
+    write(tmp_path, "Dump/README.txt", b"made by some tool")
+    source = FolderSource(tmp_path)
+    entries, _problems, content = read_all(source)
+    assert content == {f"data/data/{PKG}/files/vm1.amr": b"1", "README.txt": b"made by some tool"}
+    assert source.describe() == {"format": "folder", "layout": "android", "android_root": "Dump/"}
+    assert next(e for e in entries if e.path == "README.txt").origin == "Dump/README.txt"
+
+
+def test_two_spellings_of_one_app_folder_are_both_listed(tmp_path):
+    write(tmp_path, f"data/data/{PKG}/files/a", b"1")
+    write(tmp_path, f"data/user/0/{PKG}/files/a", b"2")
+    write(tmp_path, f"data/user/0/{PKG}/files/b", b"3")
+    _entries, problems, content = read_all(FolderSource(tmp_path))
+    assert content == {
+        f"data/data/{PKG}/files/a": b"1",
+        f"data/data/{PKG}/files/a~2": b"2",
+        f"data/data/{PKG}/files/b": b"3",
+    }
+    assert len(problems) == 1 and "duplicate" in problems[0].message

@@ -265,3 +265,13 @@ def test_data_hidden_after_the_end_marker_is_reported(tmp_path):
     assert content == {"a": b"x"}
     assert len(problems) == 1
     assert problems[0].offset == len(tar) and "600 bytes" in problems[0].message
+
+
+@pytest.mark.parametrize("compression", ["", "gz"])
+def test_android_tree_inside_one_wrapping_folder(tmp_path, compression):
+    members = [(f"./extraction/{name}", data) for name, data in ANDROID]
+    source = TarSource(make_tar(tmp_path / "w", members, compression=compression))
+    entries, problems, _ = read_all(source)
+    assert problems == []
+    assert {e.path for e in entries} == set(EXPECTED)
+    assert source.describe()["android_root"] == "extraction/"

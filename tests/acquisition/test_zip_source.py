@@ -210,3 +210,17 @@ def test_corrupt_member_data(tmp_path):
     _entries, problems, content = read_all(ZipSource(path))
     assert content["good"] == b"good"
     assert any(p.path == "bad" and "corrupt" in p.message for p in problems)
+
+
+def test_android_tree_inside_one_wrapping_folder(tmp_path):
+    members = [
+        ("Galaxy S10/", b""),
+        (f"Galaxy S10/data/user/0/{PKG}/databases/a.db", b"db"),
+        ("Galaxy S10/storage/emulated/0/Music/v.amr", b"amr"),
+    ]
+    source = ZipSource(make_zip(tmp_path / "w.zip", members))
+    entries, problems, content = read_all(source)
+    assert problems == []
+    assert content == {f"data/data/{PKG}/databases/a.db": b"db", "sdcard/Music/v.amr": b"amr"}
+    assert [e.path for e in entries if e.kind is EntryKind.DIR] == []
+    assert source.describe()["android_root"] == "Galaxy S10/"
