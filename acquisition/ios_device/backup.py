@@ -17,7 +17,6 @@ from typing import Any
 from pymobiledevice3.exceptions import (
     ConnectionTerminatedError,
     PasswordRequiredError,
-    PyMobileDevice3Exception,
 )
 from pymobiledevice3.services.mobilebackup2 import BackupFile, Mobilebackup2Service
 
@@ -79,7 +78,7 @@ async def run_backup(
     except PasswordRequiredError:
         outcome.error = "the iPhone is locked and refused the backup service; unlock it"
         return outcome
-    except (PyMobileDevice3Exception, OSError, AssertionError) as exc:
+    except Exception as exc:  # protocol surprises (assertions, bad frames) included
         outcome.error = f"the backup failed: {type(exc).__name__}: {exc}"
         return outcome
     outcome.complete = True

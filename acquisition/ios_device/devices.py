@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ from pymobiledevice3 import usbmux
 from pymobiledevice3.exceptions import ConnectionFailedToUsbmuxdError, PyMobileDevice3Exception
 from pymobiledevice3.lockdown import create_using_usbmux
 
-from .session import usbmux_address
+from .session import run_sync, usbmux_address
 
 DESCRIBED_KEYS = {
     "UniqueDeviceID": "udid",
@@ -37,7 +36,7 @@ def list_devices(address: str | None = None, *, probe: bool = True) -> list[dict
     Network), and with ``probe`` the ``model`` (ProductType) and ``os`` ("iOS 17.5")
     read from lockdownd without pairing. No usbmuxd means no devices, not an error.
     """
-    return asyncio.run(_list_devices(usbmux_address(address), probe))
+    return run_sync(_list_devices(usbmux_address(address), probe))
 
 
 async def _list_devices(address: str | None, probe: bool) -> list[dict[str, Any]]:

@@ -107,8 +107,8 @@ class AfcCopier:
             names = sorted(await self.afc.listdir(folder))
         except GONE:
             raise
-        except (AfcException, PyMobileDevice3Exception) as exc:
-            self.result.problems.append((self.logical(folder)[0], f"cannot list: {exc}"))
+        except Exception as exc:  # hostile or broken replies: record, go on
+            self.result.problems.append((self.logical(folder)[0], f"cannot list: {_why(exc)}"))
             return
         for name in names:
             if name in ("", ".", ".."):
@@ -124,10 +124,14 @@ class AfcCopier:
                 st = await self.afc.stat(path)
             except GONE:
                 raise
-            except (AfcException, PyMobileDevice3Exception) as exc:
-                self.result.problems.append((self.logical(path)[0], f"cannot stat: {exc}"))
+            except Exception as exc:
+                self.result.problems.append((self.logical(path)[0], f"cannot stat: {_why(exc)}"))
                 continue
             ifmt = st.get("st_ifmt")
+            try:
+                size = int(st.get("st_size", 0))
+            except (TypeError, ValueError):
+                size = 0
             logical, issues = self.logical(path)
             times = {"mtime": _ts(st.get("st_mtime")), "birth": _ts(st.get("st_birthtime"))}
             if ifmt == "S_IFDIR":
@@ -148,7 +152,7 @@ class AfcCopier:
                 )
             elif ifmt == "S_IFREG":
                 if self.want(path):
-                    await self._copy_file(path, logical, int(st.get("st_size", 0)), issues, times)
+                    await self._copy_file(path, logical, max(size, 0), issues, times)
             else:
                 self.result.items.append(
                     Pulled(logical, "other", f"{self.origin}{path}", issues=issues, **times)
@@ -188,10 +192,12 @@ class AfcCopier:
                     (logical, f"device disconnected after {received} of {size} bytes")
                 )
                 raise
-            except (AfcException, PyMobileDevice3Exception) as exc:
+            except Exception as exc:
                 item.size, item.complete = received, False
                 self.result.items.append(item)
-                self.result.problems.append((logical, f"read failed after {received} bytes: {exc}"))
+                self.result.problems.append(
+                    (logical, f"read failed after {received} bytes: {_why(exc)}")
+                )
                 return
         item.size = received
         if received != size:
@@ -201,6 +207,14 @@ class AfcCopier:
             )
         self.result.items.append(item)
         self.on_file(logical)
+
+
+def _why(exc: BaseException) -> str:
+    return (
+        str(exc)
+        if isinstance(exc, AfcException | PyMobileDevice3Exception)
+        else (f"{type(exc).__name__}: {exc}")
+    )
 
 
 def _ts(value: Any) -> float | None:

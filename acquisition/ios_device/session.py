@@ -116,8 +116,13 @@ class LoopThread:
         )
         self._thread.start()
 
-    def run(self, coro: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()  # type: ignore[arg-type]
+    def run(self, coro: Awaitable[T], timeout: float | None = None) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     def close(self) -> None:
         if self.loop.is_closed():
@@ -125,6 +130,15 @@ class LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+def run_sync(coro: Awaitable[T]) -> T:
+    """Run a coroutine to completion from synchronous code, even inside a running loop (TUI)."""
+    runner = LoopThread()
+    try:
+        return runner.run(coro)
+    finally:
+        runner.close()
 
 
 async def connect(

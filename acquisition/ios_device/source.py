@@ -144,7 +144,7 @@ class IosDeviceSource(Source):
         if self._loop is not None:
             if self._client is not None:
                 try:
-                    self._loop.run(self._client.close())
+                    self._loop.run(self._client.close(), timeout=30)
                 except Exception:  # the phone may be gone; nothing left to release
                     pass
                 self._client = None
@@ -178,7 +178,13 @@ class IosDeviceSource(Source):
         self.folder = Path(tempfile.mkdtemp(prefix="ios-device-", dir=self.workdir))
         store = self.folder / "files"
         store.mkdir()
-        self._loop.run(self._acquire(store))
+        try:
+            self._loop.run(self._acquire(store))
+        except Exception as exc:  # never a traceback: what failed is recorded, the rest kept
+            self.complete = False
+            self._problems.append(
+                Problem("", "acquire", f"acquisition stopped: {type(exc).__name__}: {exc}")
+            )
 
     async def _acquire(self, store: Path) -> None:
         assert self.folder is not None
@@ -219,7 +225,7 @@ class IosDeviceSource(Source):
                     Problem(stage, "acquire", "not acquired: the iPhone is locked; unlock it")
                 )
                 continue
-            except (PyMobileDevice3Exception, OSError) as exc:
+            except Exception as exc:  # a broken reply from the phone stops this stage only
                 self._problems.append(
                     Problem(stage, "acquire", f"not acquired: {type(exc).__name__}: {exc}")
                 )

@@ -313,3 +313,33 @@ def test_locked_phone_is_reported_not_crashed(image, tmp_path, monkeypatch) -> N
     assert src.complete is False
     assert any("locked" in p.message for p in problems if p.path == "")
     assert {p.path for p in problems if "locked" in p.message} >= {"afc", "containers", "crash"}
+
+
+@needs_reader
+@pytest.mark.parametrize("password", [None, "pw"])
+def test_acquired_backup_reads_the_same_as_the_image_offline(tmp_path, monkeypatch, password):
+    """The live route and an offline read of the same folder give the same evidence."""
+    from acquisition.ios_backup import IosBackupSource
+
+    image = build_backup(tmp_path / "image", password=password)
+
+    def digests(items) -> dict[str, str]:
+        return {
+            e.path: hashlib.sha256(read(e)).hexdigest()
+            for e in items
+            if isinstance(e, Entry) and e.kind is EntryKind.FILE
+        }
+
+    with IosBackupSource(str(image), password=password, workdir=tmp_path / "off") as offline:
+        expected = digests(offline.entries())
+    with VirtualIosDevice(image) as dev:
+        monkeypatch.setenv("USBMUXD_SOCKET_ADDRESS", dev.usbmux_address)
+        src = IosDeviceSource(dev.udid, password=password, **Calls().kwargs(tmp_path))
+        with src:
+            live = digests(src.entries())
+    live_backup = {
+        p: d
+        for p, d in live.items()
+        if not p.startswith(("afc/", "containers/", "crash/", "backup/"))
+    }
+    assert expected and live_backup == expected

@@ -270,3 +270,89 @@ def test_sample_files_cover_every_kind() -> None:
     kinds = {f.domain.split("-")[0] for f in default_files()}
     assert kinds == {"MediaDomain", "HomeDomain", "AppDomain"}
     assert SampleFile("D", "p", None).data is None
+
+
+async def test_listen_reports_attach_and_detach(plain_image, tmp_path, monkeypatch) -> None:
+    from pymobiledevice3.usbmux import create_mux
+
+    with VirtualIosDevice(plain_image, fail_after_bytes=500) as dev:
+        monkeypatch.setenv("USBMUXD_SOCKET_ADDRESS", dev.socket_path)
+        mux = await create_mux()
+        try:
+            await mux.listen()
+            await mux.receive_device_state_update()
+            assert [d.serial for d in mux.devices] == [dev.udid]
+            ld = await lockdown(dev, tmp_path)
+            with pytest.raises((ConnectionTerminatedError, ConnectionError, OSError)):
+                await Mobilebackup2Service(ld).backup(full=True, backup_directory=tmp_path / "o")
+            await mux.receive_device_state_update()
+            assert mux.devices == []
+        finally:
+            await mux.close()
+
+
+def test_hostile_image_is_served_without_escaping_it(tmp_path: Path) -> None:
+    image = build_backup(tmp_path / "image")
+    outside = tmp_path / "secret.txt"
+    outside.write_bytes(b"not part of the image")
+    jpg = file_id("MediaDomain", "Media/DCIM/100APPLE/IMG_0001.JPG")
+    (image / jpg[:2] / jpg).unlink()
+    (image / jpg[:2] / jpg).symlink_to(outside)  # a payload that is a link out of the folder
+    (image / "zz").mkdir()
+    (image / "zz" / "link").symlink_to(outside)
+    with VirtualIosDevice(image) as dev:
+        names = [name for name, _src, _dev in dev.image.backup_files()]
+        tree = dev._media_tree()
+    assert f"{jpg[:2]}/{jpg}" not in names and "zz/link" not in names
+    assert tree.lookup("DCIM/100APPLE/IMG_0001.JPG") is None
+    assert tree.lookup("../../secret.txt") is None
+
+
+def test_corrupt_manifest_db_still_serves_the_backup(tmp_path: Path) -> None:
+    image = build_backup(tmp_path / "image")
+    (image / "Manifest.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    with VirtualIosDevice(image) as dev:
+        assert dev.image.records == [] and dev.image.problems
+        assert dev.udid == "00008030-001a2b3c4d5e6f70"  # from Manifest.plist
+        assert "Manifest.db" in [n for n, _s, _d in dev.image.backup_files()]
+
+
+def test_not_a_backup_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not an iOS backup folder"):
+        VirtualIosDevice(tmp_path)
+
+
+def test_run_forever_announces_the_address_and_stops(plain_image, tmp_path) -> None:
+    import threading
+
+    from vmforensics.virtual.ios import run_forever
+
+    stop = threading.Event()
+    seen: list[str] = []
+    sock = str(tmp_path / "mux.sock")
+
+    def ready(address: str) -> None:
+        seen.append(address)
+        assert Path(sock).exists()
+        stop.set()
+
+    run_forever(plain_image, socket_path=sock, ready=ready, stop=stop)
+    assert seen == [f"UNIX:{sock}"]
+    assert not Path(sock).exists()
+
+
+def test_a_file_id_that_climbs_out_is_skipped(tmp_path: Path) -> None:
+    import sqlite3
+
+    image = build_backup(tmp_path / "image")
+    (tmp_path / "secret.txt").write_bytes(b"outside")
+    con = sqlite3.connect(image / "Manifest.db")
+    con.execute(
+        "UPDATE Files SET fileID = '../../secret.txt' WHERE relativePath = ?",
+        ("Media/DCIM/100APPLE/IMG_0001.JPG",),
+    )
+    con.commit()
+    con.close()
+    with VirtualIosDevice(image) as dev:
+        assert any("not 40 hex digits" in p for p in dev.image.problems)
+        assert dev._media_tree().lookup("DCIM/100APPLE/IMG_0001.JPG") is None

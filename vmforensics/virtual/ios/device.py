@@ -532,15 +532,21 @@ def run_forever(
     *,
     socket_path: str | None = None,
     ready: Callable[[str], None] = lambda address: None,
+    stop: threading.Event | None = None,
     **options: Any,
 ) -> None:
-    """Serve ``image`` until interrupted; ``ready`` gets the USBMUXD_SOCKET_ADDRESS value."""
+    """Serve ``image`` until interrupted (Ctrl-C) or ``stop`` is set.
+
+    ``ready`` is called once the socket listens, with the ``USBMUXD_SOCKET_ADDRESS`` value
+    in libusbmuxd's ``UNIX:/path`` form (pymobiledevice3's own CLI wants the bare path).
+    Raises ValueError when ``image`` is not an iOS backup folder.
+    """
     device = VirtualIosDevice(image, socket_path=socket_path, **options)
-    stop = threading.Event()
+    stop = stop or threading.Event()
     with device:
         ready(device.usbmux_address)
         try:
-            while not stop.wait(3600):
+            while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import plistlib
+import re
 import shutil
 import sqlite3
 import stat
@@ -25,6 +26,7 @@ from typing import Any
 _TRAILER = ("Manifest.db", "Manifest.plist", "Status.plist")
 _NOT_SENT = ("Info.plist",)  # written by the host from lockdown values, never by the device
 CRASH_FOLDER = "CrashReporter"
+_FILE_ID = re.compile(r"[0-9a-fA-F]{40}")
 
 DEFAULT_VALUES: dict[str, Any] = {
     "ProductType": "iPhone12,1",
@@ -121,6 +123,9 @@ class IosImage:
                 rows = []
         records: list[BackupRecord] = []
         for file_id, domain, rel, flags, blob in rows:
+            if not (isinstance(file_id, str) and _FILE_ID.fullmatch(file_id)):
+                self.problems.append(f"{path}: fileID {file_id!r} is not 40 hex digits; skipped")
+                continue
             mb = _decode_mbfile(blob)
             records.append(
                 BackupRecord(
