@@ -7,13 +7,12 @@ logical paths as a root acquisition would give them.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from Crypto.Cipher import AES
-from Crypto.Hash import SHA1
-from Crypto.Protocol.KDF import PBKDF2
 from Crypto.Util.Padding import unpad
 
 from acquisition.errors import PasswordRequired, WrongPassword
@@ -85,9 +84,7 @@ def decode(src: BinaryIO, dest: BinaryIO, password: str | None) -> AbHeader:
             raise AbFormatError("malformed encryption header") from None
         if not 0 < rounds <= _MAX_ROUNDS:
             raise AbFormatError(f"implausible PBKDF2 round count {rounds}")
-        user_key = PBKDF2(
-            password.encode("utf-8"), user_salt, 32, count=rounds, hmac_hash_module=SHA1
-        )
+        user_key = hashlib.pbkdf2_hmac("sha1", password.encode("utf-8"), user_salt, rounds, 32)
         try:
             plain = unpad(AES.new(user_key, AES.MODE_CBC, user_iv).decrypt(blob), 16)
         except ValueError:
@@ -100,8 +97,7 @@ def decode(src: BinaryIO, dest: BinaryIO, password: str | None) -> AbHeader:
         clen = plain[18 + klen]
         check = plain[19 + klen : 19 + klen + clen]
         ok = any(
-            PBKDF2(_java_key_bytes(key, utf8), ck_salt, 32, count=rounds, hmac_hash_module=SHA1)
-            == check
+            hashlib.pbkdf2_hmac("sha1", _java_key_bytes(key, utf8), ck_salt, rounds, 32) == check
             for utf8 in ((version >= 2), (version < 2))
         )
         if not ok or len(key) != 32:

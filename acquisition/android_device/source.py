@@ -15,7 +15,7 @@ import os
 import stat
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -110,8 +110,32 @@ class _Slice(io.RawIOBase):
         super().close()
 
 
-def _window(path: Path, start: int, end: int) -> BinaryIO:
-    return io.BufferedReader(_Slice(path, start, end))  # type: ignore[return-value]
+def _window(path: Path, start: int, end: int) -> Callable[[], BinaryIO]:
+    """An opener for bytes [start, end) of a spool file."""
+
+    def opener() -> BinaryIO:
+        return io.BufferedReader(_Slice(path, start, end))
+
+    return opener
+
+
+def _whole(path: Path) -> Callable[[], BinaryIO]:
+    def opener() -> BinaryIO:
+        return open(path, "rb")
+
+    return opener
+
+
+def _app_paths(pkg: str) -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """Logical and device names for members of a tar made inside the app's folder."""
+
+    def logical(name: str) -> str:
+        return join("data/data", pkg, name)
+
+    def device(name: str) -> str:
+        return f"/data/user/0/{pkg}/{name}".rstrip("/")
+
+    return logical, device
 
 
 class AndroidDeviceSource(Source):
@@ -332,8 +356,7 @@ class AndroidDeviceSource(Source):
             ok = yield from self._tar_strategy(
                 f"run-as {pkg} tar -cf - .",
                 f"run-as-{pkg}",
-                lambda name, pkg=pkg: join("data/data", pkg, name),
-                lambda name, pkg=pkg: f"/data/user/0/{pkg}/{name}".rstrip("/"),
+                *_app_paths(pkg),
                 state,
                 pkg,
                 "run-as",
@@ -352,7 +375,7 @@ class AndroidDeviceSource(Source):
         state: dict[str, Any],
         pkg: str,
         strategy: str,
-    ) -> Iterator[Entry | Problem]:
+    ) -> Generator[Entry | Problem, None, bool]:
         """Stream ``command``'s tar to a spool and list it; False when no tar came back."""
         assert self.session is not None
         spool = self._spool_path(label + ".tar")
@@ -460,7 +483,7 @@ class AndroidDeviceSource(Source):
                     member.mode,
                     origin,
                     meta={"incomplete": True, "expected_size": member.size, "via": how},
-                    opener=lambda s=start, e=size: _window(spool, s, e),  # type: ignore[misc]
+                    opener=_window(spool, start, size),
                 )
                 self._count(got)
                 yield Problem(
@@ -480,7 +503,7 @@ class AndroidDeviceSource(Source):
                 member.mode,
                 origin,
                 meta={"via": how},
-                opener=lambda s=start, e=end: _window(spool, s, e),  # type: ignore[misc]
+                opener=_window(spool, start, end),
             )
 
     def _backup(self, state: dict[str, Any]) -> Iterator[Entry | Problem]:
@@ -527,7 +550,7 @@ class AndroidDeviceSource(Source):
                 "encrypted": encrypted,
                 "incomplete": gone is not None,
             },
-            opener=lambda: open(spool, "rb"),
+            opener=_whole(spool),
         )
         if gone is not None:
             yield Problem(
@@ -686,7 +709,7 @@ class AndroidDeviceSource(Source):
                 mode,
                 device_path,
                 meta={"incomplete": True, "expected_size": listed_size, "via": "sync"},
-                opener=lambda: open(dest, "rb"),
+                opener=_whole(dest),
             )
             yield Problem(
                 logical,
@@ -705,7 +728,7 @@ class AndroidDeviceSource(Source):
             mode,
             device_path,
             meta={"via": "sync"},
-            opener=lambda: open(dest, "rb"),
+            opener=_whole(dest),
         )
 
     def _content(self) -> Iterator[Entry | Problem]:
@@ -733,8 +756,8 @@ class AndroidDeviceSource(Source):
                 0o400,
                 origin=command,
                 meta={"via": "content query", "uri": uri},
-                opener=lambda d=dest: open(d, "rb"),
-            )  # type: ignore[misc]
+                opener=_whole(dest),
+            )
         self.strategies["content query"] = f"{answered} of {len(CONTENT_QUERIES)} providers"
 
     # -- helpers -----------------------------------------------------------------------

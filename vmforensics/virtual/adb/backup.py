@@ -8,6 +8,7 @@ UserBackupManagerService does it, including the Java-char master-key checksum qu
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tarfile
@@ -17,8 +18,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from Crypto.Cipher import AES
-from Crypto.Hash import SHA1
-from Crypto.Protocol.KDF import PBKDF2
 from Crypto.Util.Padding import pad
 
 from vmforensics.virtual.adb.image import DeviceImage
@@ -150,10 +149,8 @@ def _header(password: str | None, rounds: int) -> tuple[bytes, object | None]:
     user_iv = os.urandom(16)
     master_key = os.urandom(32)
     master_iv = os.urandom(16)
-    user_key = PBKDF2(password.encode("utf-8"), user_salt, 32, count=rounds, hmac_hash_module=SHA1)
-    check = PBKDF2(
-        java_utf8_key_bytes(master_key), ck_salt, 32, count=rounds, hmac_hash_module=SHA1
-    )
+    user_key = hashlib.pbkdf2_hmac("sha1", password.encode("utf-8"), user_salt, rounds, 32)
+    check = hashlib.pbkdf2_hmac("sha1", java_utf8_key_bytes(master_key), ck_salt, rounds, 32)
     blob = bytes([16]) + master_iv + bytes([32]) + master_key + bytes([32]) + check
     enc_blob = AES.new(user_key, AES.MODE_CBC, user_iv).encrypt(pad(blob, 16))
     lines += [

@@ -157,11 +157,11 @@ def _extract(archive: Path, into: Path) -> None:
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            src = tf.extractfile(member)
-            if src is None:  # pragma: no cover - isfile() guarantees a stream
+            extracted = tf.extractfile(member)
+            if extracted is None:  # pragma: no cover - isfile() guarantees a stream
                 continue
-            with src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
+            with extracted, open(target, "wb") as dst:
+                shutil.copyfileobj(extracted, dst, 1 << 20)
             os.utime(target, (member.mtime, member.mtime))
 
 

@@ -230,9 +230,10 @@ class _Connection:
             threading.Thread(target=self._run_stream, args=(stream, handler), daemon=True).start()
             return
         with self.slock:
-            stream = self.streams.get(pkt.arg1)
-        if stream is None:
+            found = self.streams.get(pkt.arg1)
+        if found is None:
             return  # a CLSE answering ours, or a stale id
+        stream = found
         if pkt.command == p.A_OKAY:
             stream.events.put(("OKAY", b""))
         elif pkt.command == p.A_WRTE:
