@@ -237,8 +237,21 @@ def walk_tar_stream(
             )
             info = None
         except tarfile.HeaderError as exc:  # invalid or subsequent header error
-            yield fault_problem(f"corrupt tar header at tar offset {tar.offset}: {exc}", tar.offset)
-            info = None
+            start = tar.offset
+            info = _resync(tar)
+            yield Problem(
+                "",
+                "acquire",
+                f"{location}: corrupt tar header at tar offset {start}: {exc}; "
+                + (
+                    f"skipped {info.offset - start} bytes to the next valid header "
+                    f"at tar offset {info.offset}"
+                    if info is not None
+                    else "no valid header after it"
+                    + (" before the stream fails" if fault() else "")
+                ),
+                start,
+            )
         except (tarfile.TarError, *_DECODER_ERRORS) as exc:
             yield fault_problem(f"read error at tar offset {tar.offset}: {exc}", tar.offset)
             info = None
@@ -249,6 +262,25 @@ def walk_tar_stream(
 class _ShortStream(Exception):
     def __init__(self, at: int) -> None:
         self.at = at
+
+
+def _resync(tar: tarfile.TarFile) -> tarfile.TarInfo | None:
+    """After a corrupt header, look block by block for the next valid one, so members
+    after the damage are not lost. Zero blocks are stepped over: inside a damaged region
+    they prove nothing about the end of the archive."""
+    while True:
+        tar.offset += BLOCK
+        try:
+            _drain(tar)
+            return _GuardedTarInfo.fromtarfile(tar)
+        except _ShortStream:
+            return None
+        except (_tarfile.EmptyHeaderError, _tarfile.TruncatedHeaderError):
+            return None
+        except tarfile.HeaderError:
+            continue
+        except (tarfile.TarError, *_DECODER_ERRORS):
+            return None
 
 
 def _trailing(tar: tarfile.TarFile) -> tuple[int, int] | None:

@@ -275,3 +275,16 @@ def test_android_tree_inside_one_wrapping_folder(tmp_path, compression):
     assert problems == []
     assert {e.path for e in entries} == set(EXPECTED)
     assert source.describe()["android_root"] == "extraction/"
+
+
+def test_members_after_a_corrupt_header_are_recovered(tmp_path):
+    members = [("a", b"1" * 600), ("b", b"2" * 100), ("c", b"3" * 700)]
+    data = bytearray(make_tar(tmp_path / "w", members, fmt=tarfile.USTAR_FORMAT).read_bytes())
+    b_header = 512 + 1024  # a's header and two data blocks
+    data[b_header : b_header + 100] = b"\xff" * 100
+    (tmp_path / "bad.tar").write_bytes(bytes(data))
+    _entries, problems, content = read_all(TarSource(tmp_path / "bad.tar"))
+    assert content == {"a": b"1" * 600, "c": b"3" * 700}
+    assert len(problems) == 1
+    assert problems[0].offset == b_header
+    assert f"next valid header at tar offset {b_header + 1024}" in problems[0].message
