@@ -133,10 +133,17 @@ class AfcCopier:
             except (TypeError, ValueError):
                 size = 0
             logical, issues = self.logical(path)
-            times = {"mtime": _ts(st.get("st_mtime")), "birth": _ts(st.get("st_birthtime"))}
+            mtime, birth = _ts(st.get("st_mtime")), _ts(st.get("st_birthtime"))
             if ifmt == "S_IFDIR":
                 self.result.items.append(
-                    Pulled(logical, "dir", f"{self.origin}{path}", issues=issues, **times)
+                    Pulled(
+                        logical,
+                        "dir",
+                        f"{self.origin}{path}",
+                        issues=issues,
+                        mtime=mtime,
+                        birth=birth,
+                    )
                 )
                 await self._walk(path, depth + 1)
             elif ifmt == "S_IFLNK":
@@ -147,19 +154,32 @@ class AfcCopier:
                         f"{self.origin}{path}",
                         link_target=str(st.get("LinkTarget", "")),
                         issues=issues,
-                        **times,
+                        mtime=mtime,
+                        birth=birth,
                     )
                 )
             elif ifmt == "S_IFREG":
                 if self.want(path):
-                    await self._copy_file(path, logical, max(size, 0), issues, times)
+                    await self._copy_file(path, logical, max(size, 0), issues, (mtime, birth))
             else:
                 self.result.items.append(
-                    Pulled(logical, "other", f"{self.origin}{path}", issues=issues, **times)
+                    Pulled(
+                        logical,
+                        "other",
+                        f"{self.origin}{path}",
+                        issues=issues,
+                        mtime=mtime,
+                        birth=birth,
+                    )
                 )
 
     async def _copy_file(
-        self, path: str, logical: str, size: int, issues: tuple[str, ...], times: dict[str, Any]
+        self,
+        path: str,
+        logical: str,
+        size: int,
+        issues: tuple[str, ...],
+        times: tuple[float | None, float | None],
     ) -> None:
         self.counter[0] += 1
         local = self.store / f"{self.counter[0]:08d}"
@@ -170,7 +190,8 @@ class AfcCopier:
             local=local,
             expected_size=size,
             issues=issues,
-            **times,
+            mtime=times[0],
+            birth=times[1],
         )
         self.on_command(f"{self.origin.rstrip(':')} read {path}")
         received = 0

@@ -13,6 +13,7 @@ domain, key or service are reported; pair records, escrow bags and session ids n
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
@@ -79,7 +80,7 @@ class _Reporting:
 
     on_command: Report = staticmethod(lambda text: None)
 
-    async def _request(  # type: ignore[override]
+    async def _request(
         self, request: str, options: dict[str, Any] | None = None, verify_request: bool = True
     ) -> dict[str, Any]:
         self.on_command(describe_request(request, options))
@@ -117,7 +118,10 @@ class LoopThread:
         self._thread.start()
 
     def run(self, coro: Awaitable[T], timeout: float | None = None) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(
+            coro,  # type: ignore[arg-type]
+            self.loop,
+        )
         try:
             return future.result(timeout)
         except TimeoutError:

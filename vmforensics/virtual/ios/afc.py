@@ -147,7 +147,7 @@ class AfcServer:
             return await self.reply(num, OP_DATA, _kv(self._stat(node)))
         if op == OP_GET_DEVINFO:
             self.record(name)
-            info = {
+            info: dict[str, str | int] = {
                 "Model": self.model,
                 "FSTotalBytes": 64 * 1024**3,
                 "FSFreeBytes": 32 * 1024**3,

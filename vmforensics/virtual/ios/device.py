@@ -307,9 +307,11 @@ class VirtualIosDevice:
             else:
                 await self._mux_result(writer, tag, RESULT_BADDEV)
         elif kind == "SavePairRecord":
-            data = request.get("PairRecordData")
+            record = request.get("PairRecordData")
             with contextlib.suppress(Exception):
-                host_id = plistlib.loads(data).get("HostID") if isinstance(data, bytes) else None
+                host_id = (
+                    plistlib.loads(record).get("HostID") if isinstance(record, bytes) else None
+                )
                 if isinstance(host_id, str):
                     self._host_ids.add(host_id)
             await self._mux_result(writer, tag, RESULT_OK)
