@@ -39,11 +39,37 @@ COMPRESSION = {
 }
 
 
+KNOWN_CHUNKS = frozenset(
+    [
+        b"COMM",
+        b"SSND",
+        b"FVER",
+        b"NAME",
+        b"AUTH",
+        b"(c) ",
+        b"ANNO",
+        b"MARK",
+        b"INST",
+        b"COMT",
+        b"APPL",
+        b"ID3 ",
+        b"MIDI",
+        b"AESD",
+        b"CHAN",
+        b"wave",
+        b"basc",
+        b"cate",
+    ]
+)
+
+
 def _extended(b: bytes) -> float:
     exp = ((b[0] & 0x7F) << 8) | b[1]
     mant = int.from_bytes(b[2:10], "big")
     if exp == 0 and mant == 0:
         return 0.0
+    if exp - 16383 > 64:
+        return float("inf")  # no sample rate is that large: the caller rejects it
     return mant * 2.0 ** (exp - 16383 - 63)
 
 
@@ -59,7 +85,7 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
     p = pos + 12
     codec = None
     extra: dict = {}
-    seen_comm = seen_ssnd = truncated = junk = False
+    seen_comm = seen_ssnd = truncated = junk = soft = False
     while p + 8 <= limit:
         cid, csz = struct.unpack_from(">4sI", buf, p)
         if not printable4(cid):
@@ -86,6 +112,9 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
             seen_ssnd = True
         nxt = p + 8 + csz + (csz & 1)
         if nxt > limit:
+            if cid not in KNOWN_CHUNKS:
+                junk = True
+                break
             if limit == n and nxt - (csz & 1) > n:
                 truncated = True
             p = limit
@@ -97,9 +126,19 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
         end = n
     elif declared <= n:
         end = declared
+        soft = p < declared
     elif junk:
         end = p
         extra["declared_length"] = declared - pos
     else:
         end, truncated = n, True
-    return Probe(end - pos, "aiff", codec, truncated, seen_comm and seen_ssnd, "aiff", extra)
+    return Probe(
+        end - pos,
+        "aiff",
+        codec,
+        truncated,
+        seen_comm and seen_ssnd,
+        "aiff",
+        extra,
+        soft_end=soft or truncated,
+    )

@@ -81,4 +81,4 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
             truncated, p = True, n
             break
         p += 12 + csize
-    return Probe(p - pos, "caf", codec, truncated, has_data, "caf", extra)
+    return Probe(p - pos, "caf", codec, truncated, has_data, "caf", extra, soft_end=truncated)

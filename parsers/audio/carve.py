@@ -219,6 +219,27 @@ def _candidates(mv: memoryview, start: int, stop: int) -> Iterator[tuple[int, _S
     return _hs_candidates(db, mv, start, stop)
 
 
+def _clamp(mv: memoryview, pos: int, pr: Probe) -> Probe:
+    """Cut an object whose end is not confirmed (truncated, or a size the chunks do not
+    bear out) at the first structurally plausible object that starts inside it: those
+    bytes belong to something else (the file was cut or overwritten there), and one
+    lying size field must not hide every object after it."""
+    if not pr.soft_end or pr.length <= 1:
+        return pr
+    end = pos + pr.length
+    for q, sig in _candidates(mv, pos + 1, end):
+        try:
+            other = sig.probe(mv, q)
+        except Exception:
+            other = None
+        if other is not None and other.plausible:
+            pr.extra["cut_at_next_object"] = True
+            pr.length = q - pos
+            pr.truncated = True
+            return pr
+    return pr
+
+
 def _scan(
     mv: memoryview,
     start: int,
@@ -248,7 +269,7 @@ def _scan(
             # again over the rest of the file
             hit = extend(pos, sig)
         if hit is None:
-            hit = _finish(mv, pos, pr, base, decode)
+            hit = _finish(mv, pos, _clamp(mv, pos, pr), base, decode)
         resume = hit.offset - base + max(1, hit.length)
         yield hit
 
@@ -341,7 +362,9 @@ def carve_file(
                 try:
                     with memoryview(big) as bmv:
                         pr = sig.probe(bmv, at - o)
-                        return None if pr is None else _finish(bmv, at - o, pr, o, decode)
+                        if pr is None:
+                            return None
+                        return _finish(bmv, at - o, _clamp(bmv, at - o, pr), o, decode)
                 finally:
                     big.close()
 

@@ -137,7 +137,7 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
     tag = _id3v2_length(buf, pos)
     if tag is not None:
         if pos + tag > n:
-            return Probe(n - pos, "mp3", "mp3", True, False, "mp3", {"id3v2": tag})
+            return Probe(n - pos, "mp3", "mp3", True, False, "mp3", {"id3v2": tag}, soft_end=True)
         start = pos + tag
         if start + 4 > n or _valid_header(buf, start) is None:
             return None  # a tag with no MPEG audio after it (or another format's tag)

@@ -98,7 +98,8 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
         if not _brand_ok(head[:4]):
             return None
         container = "3gp" if head.startswith(b"3g") else "mp4"
-        return Probe(n - pos, container, None, True, False, "mov", {"brand": head[:4].decode()})
+        brand = {"brand": head[:4].decode()}
+        return Probe(n - pos, container, None, True, False, "mov", brand, soft_end=True)
     ftyp = FTYP.parse(bytes(buf[pos + 8 : pos + size]).ljust(8, b"\0"))
     brand = bytes(ftyp.major_brand)
     compatible = [bytes(c) for c in ftyp.compatible]
@@ -155,4 +156,5 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
         plausible=has_media or (truncated and "moov" in boxes),
         demuxer="mov",
         extra=extra,
+        soft_end=truncated and p == n,  # a box size runs past the data
     )

@@ -24,6 +24,9 @@ class Probe:
     plausible: bool = True  # enough content that it may be audio: worth a decode
     demuxer: str | None = None  # FFmpeg demuxer to force when decoding
     extra: dict[str, Any] = field(default_factory=dict)
+    # The end rests on a size field the structure could not confirm (a RIFF size past
+    # the last chunk): the carver cuts it at the next object that starts inside.
+    soft_end: bool = False
 
 
 def printable4(b: bytes | memoryview) -> bool:

@@ -57,6 +57,39 @@ QCP_GUIDS = {
     bytes.fromhex("ca29fd3c53f6f54e90e9f4236d599b61"): (None, "4gv"),
 }
 _UNSET = (0, 0xFFFFFFFF)
+# Chunks that may legitimately run past the data's end (a cut file); an unknown name
+# with a size past the end is junk, not a truncated chunk.
+KNOWN_CHUNKS = frozenset(
+    [
+        b"fmt ",
+        b"data",
+        b"fact",
+        b"LIST",
+        b"JUNK",
+        b"junk",
+        b"bext",
+        b"ds64",
+        b"cue ",
+        b"smpl",
+        b"inst",
+        b"acid",
+        b"id3 ",
+        b"ID3 ",
+        b"PEAK",
+        b"cart",
+        b"iXML",
+        b"PAD ",
+        b"labl",
+        b"vrat",
+        b"offs",
+        b"plst",
+        b"DISP",
+        b"wavl",
+        b"slnt",
+        b"axml",
+        b"umid",
+    ]
+)
 
 
 def _fmt(payload: bytes, form: bytes) -> tuple[str | None, dict]:
@@ -104,7 +137,7 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
     codec: str | None = None
     extra: dict = {}
     seen_fmt = seen_data = False
-    truncated = junk = False
+    truncated = junk = soft = False
     limit = declared if declared is not None and declared <= n else n
     while p + 8 <= limit:
         cid, csz = struct.unpack_from("<4sI", buf, p)
@@ -129,19 +162,23 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
             extra["data_size"] = csz
         nxt = p + 8 + csz + (csz & 1)
         if nxt > limit:
+            if cid not in KNOWN_CHUNKS:
+                junk = True  # a size no writer produced: not ours
+                break
             if limit == n and nxt - (csz & 1) > n:
                 truncated = True  # the chunk runs past the data
             p = limit
             break
         p = nxt
-    if not seen_fmt and not truncated and p == pos + 12:
-        return None  # no chunk at all: a RIFF magic followed by junk
+    if not seen_fmt and not truncated:
+        return None  # no format chunk: a RIFF magic followed by junk
     if truncated:
         end = n
     elif declared is not None and declared <= n:
         end = declared  # trust the size when it fits; the walk may stop at trailing junk
         if p < declared:
             extra["riff_size_vs_chunks"] = p - pos
+            soft = True
     elif junk or declared is None:
         end = p  # the size lies (or was never written): the chunks end here
         if declared is not None:
@@ -156,4 +193,5 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
         plausible=seen_fmt and (seen_data or truncated),
         demuxer="wav" if container == "wav" else "qcp",
         extra=extra,
+        soft_end=soft or truncated,
     )

@@ -169,3 +169,43 @@ def test_ffmpeg_logs_nothing_to_stderr(capfd: pytest.CaptureFixture[str]) -> Non
         carve.carve(blob)
     out, err = capfd.readouterr()
     assert err == "" and out == ""
+
+
+def _next_objects(blob: bytes, first: int) -> list[tuple[int, int]]:
+    return [(h.offset, h.length) for h in carve.carve(blob) if h.decodes and h.offset > first]
+
+
+@pytest.mark.parametrize("name", ["wav-pcm", "aiff", "caf", "aac-m4a"])
+def test_a_lying_size_does_not_hide_the_objects_after_it(name: str) -> None:
+    data = bytearray(samples.make(name))
+    if name == "wav-pcm":
+        i = data.index(b"data")
+        struct.pack_into("<I", data, i + 4, 0x7FFFFFF0)  # data chunk size past everything
+        struct.pack_into("<I", data, 4, 0x7FFFFFF0)  # and the RIFF size too
+    elif name == "aiff":
+        i = data.index(b"SSND")
+        struct.pack_into(">I", data, i + 4, 0x7FFFFFF0)
+        struct.pack_into(">I", data, 4, 0x7FFFFFF0)
+    elif name == "caf":
+        i = data.index(b"data")
+        struct.pack_into(">q", data, i + 4, 1 << 40)
+    else:
+        i = data.index(b"mdat") - 4
+        struct.pack_into(">I", data, i, 0x7FFFFFF0)
+    follower = samples.make("amr-nb")
+    blob = bytes(data) + junk(100, 11) + follower + junk(50, 12)
+    first = carve.carve(blob)[0]
+    assert first.offset == 0 and first.truncated
+    assert first.extra.get("cut_at_next_object")
+    start = len(data) + 100
+    assert first.length == start  # cut where the next object begins
+    assert _next_objects(blob, 0) == [(start, len(follower))]
+
+
+def test_riff_size_right_data_size_wrong_is_carved_exactly() -> None:
+    data = bytearray(samples.make("wav-pcm"))
+    i = data.index(b"data")
+    struct.pack_into("<I", data, i + 4, 0x7FFFFFF0)
+    blob = bytes(data) + junk(100, 13)
+    hit = carve.carve(blob)[0]
+    assert (hit.offset, hit.length, hit.truncated) == (0, len(data), False)
