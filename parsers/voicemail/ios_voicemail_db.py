@@ -19,6 +19,7 @@ from parsers.records import AudioRef, ProblemRecord, VoicemailRecord
 from parsers.registry import register
 from parsers.sqlite_live import open_readonly_copy, table_columns
 from parsers.timeconv import cocoa_to_iso, unix_to_iso
+from parsers.voicemail._deleted import Recovered, differs, recovered_rows
 
 FLAG_TRASHED = 0x08  # 75 = deleted per Hoog & Strzempka; inferred bit, see README
 FLAG_HEARD = 0x40  # 67 = old/heard
@@ -43,7 +44,13 @@ def read_transcript(item: Item) -> tuple[str | None, float | None, str | None]:
 
 
 def _row_record(
-    item: Item, ctx: Context, table: str, row: dict[str, Any], accounts: dict[str, str]
+    item: Item,
+    ctx: Context,
+    table: str,
+    row: dict[str, Any],
+    accounts: dict[str, str],
+    found: Recovered | None = None,
+    still_live: bool = False,
 ) -> Iterator[VoicemailRecord | ProblemRecord]:
     rowid = row.get("ROWID")
     folder = item.parent
@@ -59,24 +66,31 @@ def _row_record(
     duration = row.get("duration")
     extra = {k: v for k, v in row.items() if not isinstance(v, bytes)}
     extra["table"] = table
+    if confidence is not None:
+        extra["transcript_confidence"] = confidence
     if row.get("label") in accounts:
         extra["account_iccid"] = accounts[row["label"]]
+    if found is not None:
+        extra["recovered_from"] = found.locator
+    deleted = table == "deleted" or bool(trashed) or bool(flags & FLAG_TRASHED)
     yield VoicemailRecord(
-        path=item.path,
+        path=found.path if found else item.path,
+        offset=found.offset if found else None,
+        recovered=found.recovered if found else "live",
+        confidence=found.confidence if found else None,
         platform="ios",
-        locator=f"sqlite:table={table},rowid={rowid}",
+        locator=found.locator if found else f"sqlite:table={table},rowid={rowid}",
         caller=row.get("sender") or row.get("callback_num") or None,
         callee=row.get("receiver") or None,
         received_utc=unix_to_iso(date) if isinstance(date, int | float) else None,
         received_raw=date,
         duration_s=float(duration) if isinstance(duration, int | float) else None,
         transcript=transcript,
-        confidence=confidence,
         read=bool(flags & FLAG_HEARD),
         trashed=trashed,
         trashed_utc=cocoa_to_iso(trashed_raw) if trashed else None,
         trashed_raw=trashed_raw,
-        deleted=table == "deleted" or bool(trashed) or bool(flags & FLAG_TRASHED),
+        deleted=deleted or (found is not None and not still_live),
         audio_refs=[AudioRef(f"{folder}/{rowid}.amr")],
         extra=extra,
     )
@@ -107,6 +121,7 @@ def _parse_tables(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterato
         accounts = {
             str(lbl): str(acc) for lbl, acc in conn.execute("SELECT label, account FROM map")
         }
+    live: dict[tuple[str, Any], dict[str, Any]] = {}
     for table in ("voicemail", "deleted"):
         if table not in tables:
             continue
@@ -115,4 +130,25 @@ def _parse_tables(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterato
         for values in conn.execute(f'SELECT * FROM "{table}" ORDER BY {order}'):
             row = dict(zip(columns, values, strict=False))
             row.setdefault("ROWID", row.get("rowid"))
+            live[(table, row["ROWID"])] = row
             yield from _row_record(item, ctx, table, row, accounts)
+    yield from _recovered(item, ctx, live, accounts)
+
+
+def _recovered(
+    item: Item,
+    ctx: Context,
+    live: dict[tuple[str, Any], dict[str, Any]],
+    accounts: dict[str, str],
+) -> Iterator[object]:
+    """Rows SQLite no longer shows: deleted ones, and older versions that differ."""
+    for found in recovered_rows(item, ctx, ("voicemail", "deleted")):
+        if isinstance(found, ProblemRecord):
+            yield found
+            continue
+        current = live.get((found.table, found.row.get("ROWID")))
+        if current is not None and not differs(found.row, current):
+            continue
+        yield from _row_record(
+            item, ctx, found.table, found.row, accounts, found, still_live=current is not None
+        )

@@ -467,6 +467,46 @@ def build_legacy(out: Path) -> None:
     _plists(out, False, None, legacy=True, manifest_key=None)
 
 
+FFS_VM = "private/var/mobile/Library/Voicemail"
+WAL_DELETED = Message(6, "+14155550106", BASE_TIME + 21600, 3, 3,
+                      transcript=None)
+
+
+def build_ffs_wal(out: Path) -> None:
+    """A file-system extraction whose voicemail.db has a -wal: message 6 was received and
+    then deleted after the last checkpoint (only the WAL still holds it, and its audio is
+    still on disk), and message 1 was marked heard (its older version is in the WAL).
+
+    WAL headers carry random salts, so this image is compared by content, not bytes.
+    """
+    folder = out / FFS_VM
+    folder.mkdir(parents=True)
+    db = folder / "voicemail.db"
+    voicemail_db(db, legacy=False)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    m = WAL_DELETED
+    conn.execute(
+        "INSERT INTO voicemail VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (m.rowid, 1000 + m.rowid, m.date, f"tok{m.rowid}", m.sender, m.sender, m.duration,
+         m.date + 30 * 86400, 0, m.flags, RECEIVER, LABEL),
+    )
+    conn.commit()
+    conn.execute("DELETE FROM voicemail WHERE ROWID=?", (m.rowid,))
+    conn.commit()
+    conn.execute("UPDATE voicemail SET flags=? WHERE ROWID=1", (67 | 0x100,))
+    conn.commit()
+    snapshot = {p.name: p.read_bytes() for p in folder.iterdir()}
+    conn.close()
+    for name, data in snapshot.items():
+        if name.endswith(("-wal", ".db")):
+            (folder / name).write_bytes(data)
+    (folder / "voicemail.db-shm").unlink(missing_ok=True)
+    for msg in (*MESSAGES[:3], m):
+        (folder / f"{msg.rowid}.amr").write_bytes(audio.amr_nb(float(msg.duration), msg.rowid))
+
+
 def _password_file(out: Path) -> None:
     out.with_name(out.name + ".password").write_text(PASSWORD + "\n")
 
@@ -475,4 +515,5 @@ IMAGES: dict[str, Callable[[Path], None]] = {
     "ios-plain": lambda out: build_modern(out, encrypted=False),
     "ios-encrypted": lambda out: (build_modern(out, encrypted=True), _password_file(out))[0],
     "ios-legacy": build_legacy,
+    "ios-ffs-wal": build_ffs_wal,
 }
