@@ -567,7 +567,67 @@ def build_android6(out: Path) -> None:
     write_zip(out, android6_files())
 
 
+# --- adb backup (.ab) wrappers of the Android 13 content -----------------------------------
+
+AB_PASSWORD = "vmf-ab-demo-5"  # low PBKDF2 rounds on purpose: tests should not wait
+AB_ROUNDS = 20
+_SUB_TOKENS = {"databases": "db", "files": "f", "shared_prefs": "sp", "cache": "c"}
+
+
+def ab_member_name(path: str) -> str | None:
+    """The ``adb backup`` member for an evidence path (inverse of the reader's mapping)."""
+    if path.startswith("data/media/0/"):
+        return "shared/0/" + path[len("data/media/0/") :]
+    if not path.startswith("data/data/"):
+        return None
+    package, _, rest = path[len("data/data/") :].partition("/")
+    sub, _, tail = rest.partition("/")
+    token = _SUB_TOKENS.get(sub)
+    return f"apps/{package}/{token}/{tail}" if token else f"apps/{package}/r/{rest}"
+
+
+def _ab_writer():
+    """The independent ``.ab`` writer of the acquisition tests (tests/acquisition/)."""
+    import importlib.util
+
+    repo = Path(__file__).resolve().parents[3]
+    spec = importlib.util.spec_from_file_location(
+        "android_backup_writer", repo / "tests" / "acquisition" / "android_backup_writer.py"
+    )
+    if spec is None or spec.loader is None:
+        raise RuntimeError("tests/acquisition/android_backup_writer.py is missing")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ab_payload(files: dict[str, bytes]) -> bytes:
+    """The backup's tar: per package a ``_manifest`` stub first, then its members, sorted."""
+    writer = _ab_writer()
+    members: dict[str, bytes] = {}
+    for path, data in files.items():
+        name = ab_member_name(path)
+        if name is not None:
+            members[name] = data
+    packages = sorted({n.split("/")[1] for n in members if n.startswith("apps/")})
+    ordered = [(f"apps/{p}/_manifest", b"1\n" + p.encode() + b"\n1\n0\n") for p in packages]
+    ordered += sorted(members.items())
+    return writer.tar_bytes(ordered)
+
+
+def build_ab(out: Path, *, version: int, password: str | None) -> None:
+    writer = _ab_writer()
+    payload = ab_payload(android13_files())
+    writer.write_ab(
+        out, payload, version=version, compressed=True, password=password, rounds=AB_ROUNDS
+    )
+    if password is not None:
+        out.with_suffix(".password").write_text(password + "\n")
+
+
 IMAGES: dict[str, Callable[[Path], None]] = {
     "android13-fs.tar": build_android13,
     "android6-fs.zip": build_android6,
+    "android-encrypted-v5.ab": lambda out: build_ab(out, version=5, password=AB_PASSWORD),
+    "android-v1.ab": lambda out: build_ab(out, version=1, password=None),
 }
