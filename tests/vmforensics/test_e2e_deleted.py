@@ -41,5 +41,7 @@ def test_deleted_voicemail_only_in_wal(cli, images, tmp_path, schema_validator):
     assert len(older) == 1 and older[0]["deleted"] is False and older[0]["read"] is False
     current = next(v for v in vms if v["row"].get("ROWID") == 1 and v["recovered"] == "live")
     assert current["read"] is True
-    unchanged = [v for v in vms if v["row"].get("ROWID") in (2, 3, 4, 5) and v["recovered"] != "live"]
+    unchanged = [
+        v for v in vms if v["row"].get("ROWID") in (2, 3, 4, 5) and v["recovered"] != "live"
+    ]
     assert unchanged == []
