@@ -23,6 +23,7 @@ CommandHook = Callable[[str], None]
 # how long to wait for one packet; a backup waits for the user's tap on the phone
 READ_TIMEOUT_S = 60.0
 BACKUP_TIMEOUT_S = 600.0
+MAX_TEXT_REPLY = 16 * 1024 * 1024
 
 
 class DeviceGone(Exception):
@@ -88,13 +89,14 @@ class AdbShellSession:
             raise DeviceGone(f"{what}: {exc}") from exc
 
     def shell(self, command: str) -> str:
+        """A text command; the answer is capped so a hostile device cannot fill memory."""
         self._on_command(f"shell:{command}")
-        return str(
-            self._guard(
-                command,
-                lambda: self._dev.shell(command, read_timeout_s=READ_TIMEOUT_S),  # type: ignore[attr-defined]
-            )
-        )
+        out = bytearray()
+        for chunk in self._stream(b"shell", command.encode("utf-8"), READ_TIMEOUT_S):
+            out += chunk
+            if len(out) > MAX_TEXT_REPLY:
+                raise CommandFailed(f"{command}: answer longer than {MAX_TEXT_REPLY} bytes")
+        return out.decode("utf-8", "replace")
 
     def _stream(self, service: bytes, command: bytes, timeout: float) -> Iterator[bytes]:
         gen = self._dev._streaming_service(  # type: ignore[attr-defined]

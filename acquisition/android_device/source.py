@@ -119,6 +119,12 @@ def _window(path: Path, start: int, end: int) -> Callable[[], BinaryIO]:
     return opener
 
 
+def _create(path: Path) -> BinaryIO:
+    """A new spool file readable by the examiner's account only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    return os.fdopen(fd, "wb")
+
+
 def _whole(path: Path) -> Callable[[], BinaryIO]:
     def opener() -> BinaryIO:
         return open(path, "rb")
@@ -381,7 +387,7 @@ class AndroidDeviceSource(Source):
         spool = self._spool_path(label + ".tar")
         received = 0
         gone: DeviceGone | None = None
-        with open(spool, "wb") as out:
+        with _create(spool) as out:
             try:
                 for chunk in self.session.exec_stream(command):
                     out.write(chunk)
@@ -489,8 +495,15 @@ class AndroidDeviceSource(Source):
                 yield Problem(
                     logical,
                     "acquire",
-                    f"incomplete: connection lost after {got} of {member.size} bytes of this "
-                    "file; the received part is kept",
+                    (
+                        f"incomplete: connection lost after {got} of {member.size} bytes of "
+                        "this file; the received part is kept"
+                    )
+                    if gone is not None
+                    else (
+                        f"truncated: the device's tar stream ended after {got} of "
+                        f"{member.size} bytes of this file; the received part is kept"
+                    ),
                     origin=origin,
                 )
                 return
@@ -515,7 +528,7 @@ class AndroidDeviceSource(Source):
         spool = self._spool_path("backup.ab")
         received = 0
         gone: DeviceGone | None = None
-        with open(spool, "wb") as out:
+        with _create(spool) as out:
             try:
                 for chunk in self.session.backup_stream(args):
                     out.write(chunk)
@@ -561,7 +574,7 @@ class AndroidDeviceSource(Source):
             )
         tar_spool = self._spool_path("backup.tar")
         try:
-            with open(spool, "rb") as src, open(tar_spool, "wb") as dst:
+            with open(spool, "rb") as src, _create(tar_spool) as dst:
                 header = abfile.decode(src, dst, self._password)
         except PasswordRequired:
             self.strategies["adb backup"] = "encrypted on the phone; no password given"
@@ -691,6 +704,7 @@ class AndroidDeviceSource(Source):
     ) -> Iterator[Entry | Problem]:
         assert self.session is not None
         dest = self._spool_path("pull")
+        _create(dest).close()  # owner-only before the client writes into it
         try:
             got = self.session.pull(
                 device_path, dest, lambda n: self.on_progress(logical, n, listed_size)
@@ -745,7 +759,8 @@ class AndroidDeviceSource(Source):
                 continue
             data = text.encode("utf-8")
             dest = self._spool_path("content")
-            dest.write_bytes(data)
+            with _create(dest) as out:
+                out.write(data)
             self._count(len(data))
             answered += 1
             yield Entry(
