@@ -21,6 +21,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, cast
 
@@ -116,6 +117,223 @@ class _Refused(io.RawIOBase):
         )
 
 
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")
+_DESCRIPTOR_SIG = b"PK\x07\x08"
+_CUT = "deflate stream cut by the end of the file"
+
+
+@dataclass
+class _LocalData:
+    start: int  # file offset of the member's data
+    truncated: bool = False  # the file ends inside the data
+
+
+@dataclass
+class _Recovered:
+    infos: list[zipfile.ZipInfo] = field(default_factory=list)
+    data: dict[int, _LocalData] = field(default_factory=dict)  # id(info) → where its data is
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _zip64_sizes(extra: bytes, usize: int, csize: int) -> tuple[int, int]:
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, pos)
+        body = extra[pos + 4 : pos + 4 + size]
+        pos += 4 + size
+        if tag == 0x0001:
+            values = list(struct.unpack_from(f"<{len(body) // 8}Q", body))
+            if usize == 0xFFFFFFFF and values:
+                usize = values.pop(0)
+            if csize == 0xFFFFFFFF and values:
+                csize = values.pop(0)
+    return usize, csize
+
+
+def _inflate_end(f: BinaryIO, start: int, limit_ratio: int, free: int) -> tuple[int, int] | str:
+    """(compressed, uncompressed) size of the raw deflate stream at ``start``, found by
+    inflating it (output discarded); a message when it is cut, corrupt or a bomb."""
+    f.seek(start)
+    z = zlib.decompressobj(-15)
+    consumed = produced = 0
+    while not z.eof:
+        chunk = f.read(_READ_CHUNK)
+        if not chunk:
+            return _CUT
+        data = chunk
+        while data:
+            try:
+                out = z.decompress(data, 1 << 20)
+            except zlib.error as exc:
+                return f"corrupt deflate stream: {exc}"
+            produced += len(out)
+            if produced > max(free, limit_ratio * (consumed + len(chunk))):
+                return "zip bomb suspected: expansion beyond the allowed ratio"
+            data = z.unconsumed_tail
+            if z.eof:
+                break
+        consumed += len(chunk) - len(z.unused_data)
+    return consumed, produced
+
+
+def _scan_local_headers(path: Path, ratio: int, free: int) -> _Recovered:
+    """Members from their local headers, front to back, when the central directory is
+    missing or corrupt (a truncated download, a carved fragment)."""
+    found = _Recovered()
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        pos = 0
+        while pos + _LOCAL.size <= size:
+            f.seek(pos)
+            head = f.read(_LOCAL.size)
+            if head[:4] != b"PK\x03\x04":
+                if head[:4] not in (b"PK\x01\x02", b"PK\x05\x06", b"PK\x06\x06"):
+                    found.problems.append(
+                        Problem(
+                            "",
+                            "acquire",
+                            f"{path}: no zip local header at offset {pos}; "
+                            "members after it cannot be recovered",
+                            pos,
+                        )
+                    )
+                return found
+            (_sig, _ver, flags, method, dos_time, dos_date, crc, csize, usize, nlen, xlen) = (
+                _LOCAL.unpack(head)
+            )
+            name = f.read(nlen)
+            extra = f.read(xlen)
+            start = pos + _LOCAL.size + nlen + xlen
+            usize, csize = _zip64_sizes(extra, usize, csize)
+            next_pos: int | None = None
+            cut = False
+            if flags & 0x08 and csize in (0, 0xFFFFFFFF):
+                if method != zipfile.ZIP_DEFLATED:
+                    found.problems.append(
+                        Problem(
+                            "",
+                            "acquire",
+                            f"{path}: member at offset {pos} has no sizes "
+                            "(data descriptor, not deflated); later members cannot be "
+                            "recovered",
+                            pos,
+                        )
+                    )
+                    return found
+                end = _inflate_end(cast(BinaryIO, f), start, ratio, free)
+                if end == _CUT:
+                    end, cut = (size - start, 0), True
+                if isinstance(end, str):
+                    found.problems.append(
+                        Problem(
+                            "",
+                            "acquire",
+                            f"{path}: member at offset {pos}: {end}; later "
+                            "members cannot be recovered",
+                            pos,
+                        )
+                    )
+                    return found
+                csize, usize = end
+                f.seek(start + csize)
+                descriptor = f.read(24)
+                skip = 4 if descriptor[:4] == _DESCRIPTOR_SIG else 0
+                if len(descriptor) >= skip + 4:
+                    crc = struct.unpack_from("<I", descriptor, skip)[0]
+                next_pos = start + csize + skip + 12
+            utf8 = bool(flags & 0x800)
+            info = zipfile.ZipInfo(
+                name.decode("utf-8" if utf8 else "cp437", errors="surrogateescape"),
+                (
+                    ((dos_date >> 9) & 0x7F) + 1980,
+                    (dos_date >> 5) & 0x0F or 1,
+                    dos_date & 0x1F or 1,
+                    dos_time >> 11,
+                    (dos_time >> 5) & 0x3F,
+                    (dos_time & 0x1F) * 2,
+                ),
+            )
+            info.flag_bits, info.compress_type, info.CRC = flags, method, crc
+            info.compress_size, info.file_size = csize, usize
+            info.extra, info.header_offset = extra, pos
+            info.create_system = 0  # local headers carry no file type or mode
+            truncated = cut or start + csize > size
+            found.infos.append(info)
+            found.data[id(info)] = _LocalData(start, truncated)
+            if truncated:
+                found.problems.append(
+                    Problem(
+                        "",
+                        "acquire",
+                        f"{path}: the file ends inside the data of member "
+                        f"{info.filename!r} (offset {pos}); nothing after it",
+                        size,
+                    )
+                )
+                return found
+            pos = next_pos if next_pos is not None else start + csize
+    return found
+
+
+class _LocalReader(io.RawIOBase):
+    """A member read straight from its local data (no central directory): stored or
+    deflated, CRC checked at the end, a cut member yields its prefix then EntryReadError."""
+
+    def __init__(self, path: Path, info: zipfile.ZipInfo, data: _LocalData) -> None:
+        self._f = open(path, "rb")  # closed in close()
+        self._f.seek(data.start)
+        self._info, self._data = info, data
+        self._left = info.compress_size
+        self._z = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        self._tail = b""
+        self._crc = 0
+        self._out = 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+    def _fail(self, why: str) -> EntryReadError:
+        self._done = True
+        return EntryReadError(f"{self._info.filename}: {why}", self._info.header_offset)
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._done:
+            if not self._tail and self._left > 0:
+                self._tail = self._f.read(min(self._left, _READ_CHUNK))
+                self._left -= len(self._tail)
+                if not self._tail:
+                    raise self._fail(
+                        f"member data cut by the end of the file after {self._out} bytes"
+                    )
+            if self._z is None:
+                out, self._tail = self._tail[: len(buffer)], self._tail[len(buffer) :]
+            else:
+                try:
+                    out = self._z.decompress(self._tail, len(buffer))
+                except zlib.error as exc:
+                    raise self._fail(f"corrupt deflate data after {self._out} bytes: {exc}")
+                self._tail = self._z.unconsumed_tail
+            if out:
+                self._crc = zlib.crc32(out, self._crc)
+                self._out += len(out)
+                buffer[: len(out)] = out
+                return len(out)
+            if self._tail:
+                continue
+            if self._left <= 0:
+                self._done = True
+                if self._data.truncated or (self._z is not None and not self._z.eof):
+                    raise self._fail(f"member data cut after {self._out} bytes")
+                if self._crc != self._info.CRC and not self._info.flag_bits & 0x08:
+                    raise self._fail("CRC mismatch: the member's data is corrupt")
+        return 0
+
+
 class ZipSource(Source):
     """A zip archive; entries may be opened in any order while the source is open."""
 
@@ -130,6 +348,8 @@ class ZipSource(Source):
         super().__init__(str(location))
         self.path = Path(location)
         self._zip: zipfile.ZipFile | None = None
+        self._recovered: _Recovered | None = None
+        self._opened = False
         self.layout = Layout()
         self.members: int | None = None
 
@@ -142,21 +362,52 @@ class ZipSource(Source):
             return False
 
     def open(self) -> None:
+        self._recovered = None
         try:
             self._zip = zipfile.ZipFile(self.path)
+            infos = self._zip.infolist()
         except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, struct.error) as exc:
-            raise NotRecognised(f"{self.path}: not a readable zip archive ({exc})")
+            if not self.probe(self.path):
+                raise NotRecognised(f"{self.path}: not a readable zip archive ({exc})")
+            try:  # no usable central directory: recover members from their local headers
+                self._recovered = _scan_local_headers(
+                    self.path, self.MEMBER_RATIO, self.MEMBER_FREE
+                )
+            except OSError as err:
+                raise SourceUnavailable(f"{self.path}: {err.strerror or err}")
+            if not any(info.filename for info in self._recovered.infos):
+                raise NotRecognised(f"{self.path}: not a readable zip archive ({exc})")
+            self._recovered.problems.insert(
+                0,
+                Problem(
+                    "",
+                    "acquire",
+                    f"{self.path}: zip central directory missing or corrupt "
+                    f"({exc}); {len(self._recovered.infos)} members recovered from their "
+                    "local headers",
+                    None,
+                ),
+            )
+            infos = self._recovered.infos
         except OSError as exc:
             raise SourceUnavailable(f"{self.path}: {exc.strerror or exc}")
-        names = [info.filename for info in self._zip.infolist()]
+        self._opened = True
+        names = [info.filename for info in infos]
         self.members = len(names)
         self.layout = classify(names)
         self.kind = "fs-extraction" if self.layout.name != "generic" else "folder"  # type: ignore[misc]
 
     def close(self) -> None:
+        self._opened = False
         if self._zip is not None:
             self._zip.close()
             self._zip = None
+
+    def _open_member(self, info: zipfile.ZipInfo) -> BinaryIO:
+        if self._recovered is not None:
+            return cast(BinaryIO, _LocalReader(self.path, info, self._recovered.data[id(info)]))
+        assert self._zip is not None
+        return cast(BinaryIO, self._zip.open(info))
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"format": "zip", "layout": self.layout.name}
@@ -164,6 +415,8 @@ class ZipSource(Source):
             facts["android_root"] = self.layout.root
         if self.members is not None:
             facts["members"] = self.members
+        if self._recovered is not None:
+            facts["recovered_from"] = "local headers (central directory missing or corrupt)"
         return facts
 
     def _suspects(self, infos: list[zipfile.ZipInfo]) -> dict[int, str]:
@@ -182,11 +435,14 @@ class ZipSource(Source):
         return why
 
     def entries(self) -> Iterator[Entry | Problem]:
-        if self._zip is None:
+        if not self._opened:
             self.open()
-        zf = self._zip
-        assert zf is not None
-        infos = zf.infolist()
+        if self._recovered is not None:
+            infos = self._recovered.infos
+            yield from self._recovered.problems
+        else:
+            assert self._zip is not None
+            infos = self._zip.infolist()
         overlapping = self._suspects(infos)
         total_allowance = max(self.TOTAL_FREE, self.TOTAL_RATIO * self.path.stat().st_size)
         expanded = 0
@@ -229,7 +485,7 @@ class ZipSource(Source):
                 continue
             file_type = stat.S_IFMT(unix_mode)
             if file_type == stat.S_IFLNK:
-                yield self._symlink(zf, info, common)
+                yield self._symlink(info, common)
                 continue
             if file_type not in (0, stat.S_IFREG):
                 yield Problem(
@@ -297,20 +553,18 @@ class ZipSource(Source):
             yield Entry(
                 kind=EntryKind.FILE,
                 size=info.file_size,
-                opener=self._opener(zf, info, path, cap, why or ""),
+                opener=self._opener(info, path, cap, why or ""),
                 **common,
             )
 
-    def _opener(
-        self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, cap: int | None, why: str
-    ) -> Any:
+    def _opener(self, info: zipfile.ZipInfo, path: str, cap: int | None, why: str) -> Any:
         def opener() -> BinaryIO:
-            if self._zip is None:
+            if not self._opened:
                 raise OSError(f"{path}: the zip source is closed")
             if cap == 0:  # nothing may be expanded: do not even start the decoder
                 return cast(BinaryIO, _Refused(path, info.header_offset, why))
             try:
-                inner = zf.open(info)
+                inner = self._open_member(info)
             except (
                 zipfile.BadZipFile,
                 NotImplementedError,
@@ -325,11 +579,11 @@ class ZipSource(Source):
 
         return opener
 
-    def _symlink(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, common: dict[str, Any]) -> Entry:
+    def _symlink(self, info: zipfile.ZipInfo, common: dict[str, Any]) -> Entry:
         target = None
         if info.file_size <= _MAX_LINK and not info.flag_bits & 0x1:
             try:
-                with zf.open(info) as f:
+                with self._open_member(info) as f:
                     target = f.read(_MAX_LINK).decode("utf-8", errors="backslashreplace")
             except (zipfile.BadZipFile, NotImplementedError, zlib.error, ValueError, OSError):
                 target = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 import struct
 import zipfile
@@ -224,3 +225,62 @@ def test_android_tree_inside_one_wrapping_folder(tmp_path):
     assert content == {f"data/data/{PKG}/databases/a.db": b"db", "sdcard/Music/v.amr": b"amr"}
     assert [e.path for e in entries if e.kind is EntryKind.DIR] == []
     assert source.describe()["android_root"] == "Galaxy S10/"
+
+
+@pytest.mark.parametrize("descriptor", [False, True], ids=["sizes", "data-descriptor"])
+def test_truncated_zip_is_recovered_from_local_headers(tmp_path, descriptor):
+    payload = random.Random(3).randbytes(50_000)
+    members = [
+        (f"data/data/{PKG}/databases/contacts2.db", b"SQLite format 3\x00" * 100),
+        ("stored.txt", b"stored bytes"),
+        ("big", payload),
+        ("last", b"never reached"),
+    ]
+    path = tmp_path / "t.zip"
+    if descriptor:  # written to a non-seekable stream: sizes follow the data
+
+        class Unseekable:
+            def __init__(self):
+                self.data = bytearray()
+
+            def write(self, b):
+                self.data += b
+                return len(b)
+
+            def flush(self):
+                pass
+
+        sink = Unseekable()
+        with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members:
+                with zf.open(name, "w") as f:
+                    f.write(data)
+        whole = bytes(sink.data)
+    else:
+        whole = make_zip(path, members).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(whole)) as zf:
+        big_at = zf.getinfo("big").header_offset
+    path.write_bytes(whole[: big_at + 20_000])  # cut inside "big": no central directory
+    source = ZipSource(path)
+    assert source.probe(path)
+    _entries, problems, content = read_all(source)
+    assert content[f"data/data/{PKG}/databases/contacts2.db"] == b"SQLite format 3\x00" * 100
+    assert content["stored.txt"] == b"stored bytes"
+    assert payload.startswith(content["big"]) and len(content["big"]) < len(payload)
+    assert "last" not in content
+    assert source.describe()["recovered_from"].startswith("local headers")
+    assert source.describe()["layout"] == "android"
+    assert "central directory missing" in problems[0].message
+    assert any(p.path == "big" and p.stage == "read" for p in problems)
+
+
+def test_recovered_member_with_bad_crc(tmp_path):
+    whole = bytearray(
+        make_zip(tmp_path / "w.zip", [("a", b"A" * 1000)], zipfile.ZIP_STORED).read_bytes()
+    )
+    whole[40:42] = b"BB"  # inside the stored data
+    central = whole.rfind(b"PK\x01\x02")
+    (tmp_path / "c.zip").write_bytes(bytes(whole[:central]))
+    _entries, problems, content = read_all(ZipSource(tmp_path / "c.zip"))
+    assert len(content["a"]) == 1000
+    assert any("CRC mismatch" in p.message for p in problems)
