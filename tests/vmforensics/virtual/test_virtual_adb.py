@@ -415,3 +415,46 @@ def test_drop_mid_transfer_cuts_the_connection(image, key):
         out = io.BytesIO()
         connect(dev, key).pull("/sdcard/Music/voicemail-shared-1.amr", out)
         assert out.getvalue() == files["sdcard/Music/voicemail-shared-1.amr"]
+
+
+def test_run_forever_serves_until_interrupted(tmp_path, key):
+    """What ``vmforensics simulate android`` runs: prints the address, stops on a signal."""
+    import signal
+    import subprocess
+    import sys
+
+    root = tmp_path / "img"
+    build_image(root, device={"serial": "FOREVER"})
+    archive = tmp_path / "img.tar"
+    with tarfile.open(archive, "w") as tf:
+        tf.add(root, arcname=".")
+    code = (
+        "import sys, tempfile\n"
+        "from vmforensics.virtual.adb import run_forever\n"
+        "run_forever(sys.argv[1], port=0, root=False,"
+        " ready=lambda a: print(a, tempfile.gettempdir(), flush=True))\n"
+    )
+    env_tmp = tmp_path / "proc-tmp"
+    env_tmp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(archive)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**__import__("os").environ, "TMPDIR": str(env_tmp)},
+    )
+    try:
+        address = proc.stdout.readline().split()[0]
+        host, port = address.rsplit(":", 1)
+        assert host == "127.0.0.1"
+        client = AdbDeviceTcp(host, int(port), default_transport_timeout_s=10)
+        client.connect(rsa_keys=[PythonRSASigner.FromRSAKeyPath(key)], auth_timeout_s=10)
+        assert client.shell("getprop ro.serialno").strip() == "FOREVER"
+        assert any(env_tmp.iterdir())  # the archive was unpacked into a temporary folder
+        client.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not any(env_tmp.iterdir())  # and removed on the way out

@@ -5,6 +5,18 @@ The image is what the virtual phone serves. Its root mirrors the device's ``/``
 ``device.json`` beside it describes the phone: properties, which packages are debuggable,
 what the backup agent does, clock skew. Tar and zip images are unpacked into a temporary
 folder first, refusing members that would land outside it.
+
+``device.json`` keys (all optional)::
+
+    serial, model, manufacturer, android_version, sdk, fingerprint   -> ro.* properties
+    properties: {"ro.build.characteristics": "watch", ...}           any getprop value
+    packages: ["com.x", ...]           installed without a data folder in the image
+    debuggable_packages: ["com.x"]     run-as works for these
+    voicemail_provider_readable: bool  content query on the voicemail URI (default false)
+    call_log_readable: bool            content query on call_log/calls (default true)
+    clock_offset_s: int                device clock minus real time
+    backup: {confirm: bool (true), password: str|null (user typed it on screen),
+             excluded: ["com.x"] (agent gives nothing), rounds: int (10000)}
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import queue
 import shlex
+import signal
 import socket
 import struct
 import threading
@@ -501,13 +502,25 @@ class VirtualAdbDevice:
 
 
 def run_forever(image: Path | str, *, port: int, root: bool, ready: Callable[[str], None]) -> None:
-    """Serve ``image`` until interrupted; ``ready`` receives the ``HOST:PORT`` to acquire."""
+    """Serve ``image`` until interrupted; ``ready`` receives the ``HOST:PORT`` to acquire.
+
+    SIGTERM is treated like Ctrl-C so an unpacked archive image is always cleaned up.
+    """
     device = VirtualAdbDevice(image, root=root, port=port)
-    device.start()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        device.start()
         ready(device.address)
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
         device.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
