@@ -339,3 +339,27 @@ def test_real_mvt_backups(name):
     if password:
         with pytest.raises(WrongPassword):
             AndroidBackupSource(path, password="654321").open()
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_header_only_backup_is_one_problem(tmp_path, compressed):
+    ab = tmp_path / "empty.ab"
+    ab.write_bytes(b"ANDROID BACKUP\n5\n%d\nnone\n" % compressed)
+    with AndroidBackupSource(ab) as source:
+        items = list(source.entries())
+    assert len(items) == 1 and isinstance(items[0], Problem)
+    assert str(ab) in items[0].message
+
+
+def test_unpacked_backup_folder_gets_the_same_paths(tmp_path):
+    """A folder left by a tool that unpacked an .ab names things like the .ab source does."""
+    from acquisition.folder import FolderSource
+
+    unpacked = CORPUS / "apps"
+    if not unpacked.is_dir():
+        pytest.skip(f"corpus folder {unpacked} absent (../shared not mounted)")
+    with FolderSource(CORPUS) as folder:
+        folder_paths = {e.path for e in folder.entries() if isinstance(e, Entry)}
+        assert folder.describe()["layout"] == "android"
+    _, _, content = listing(AndroidBackupSource(CORPUS / "backup.ab"))
+    assert set(content) <= folder_paths
