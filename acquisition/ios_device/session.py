@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import plistlib
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -92,7 +93,21 @@ class ReportingUsbmuxClient(_Reporting, UsbmuxLockdownClient):
 
 
 class ReportingPlistUsbmuxClient(_Reporting, PlistUsbmuxLockdownClient):
-    pass
+    async def save_pair_record(self) -> None:
+        """Save to the cache folder and to usbmuxd, at *our* usbmuxd address.
+
+        pymobiledevice3's version reaches usbmuxd through the environment only, which
+        breaks on libusbmuxd's ``UNIX:`` spelling and ignores an explicit address.
+        """
+        await UsbmuxLockdownClient.save_pair_record(self)
+        if self.pair_record is None or self.identifier is None:
+            return
+        data = plistlib.dumps(self.pair_record)
+        self.on_command("usbmuxd SavePairRecord")
+        async with await usbmux.create_mux(usbmux_address=self.usbmux_address) as mux:
+            device = self.service.mux_device
+            if isinstance(mux, usbmux.PlistMuxConnection) and device is not None:
+                await mux.save_pair_record(self.identifier, device.devid, data)
 
 
 def _quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

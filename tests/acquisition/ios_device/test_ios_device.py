@@ -343,3 +343,18 @@ def test_acquired_backup_reads_the_same_as_the_image_offline(tmp_path, monkeypat
         if not p.startswith(("afc/", "containers/", "crash/", "backup/"))
     }
     assert expected and live_backup == expected
+
+
+def test_pairing_when_the_user_taps_trust(image, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / "data"))
+    with VirtualIosDevice(image, trusted=False, accept_pairing=True) as dev:
+        monkeypatch.setenv("USBMUXD_SOCKET_ADDRESS", dev.usbmux_address)
+        calls = Calls()
+        with IosDeviceSource(dev.udid, **calls.kwargs(tmp_path)) as src:
+            assert src.describe()["udid"] == dev.udid
+        assert ("lockdown", "Pair") in dev.requests
+    assert any("tap Trust" in p for p in calls.prompts)
+    assert "lockdown Pair" in calls.commands
+    assert [p.name for p in (tmp_path / "pairing").iterdir()] == [f"{dev.udid}.plist"]
+    assert not (tmp_path / "home").exists()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import plistlib
@@ -70,6 +71,7 @@ class VirtualIosDevice:
         socket_path: str | None = None,
         locked: bool = False,
         trusted: bool = True,
+        accept_pairing: bool = False,
         fail_after_bytes: int | None = None,
         fail_service: str | None = "com.apple.mobilebackup2",
         clock_offset: float = 0.0,
@@ -83,6 +85,8 @@ class VirtualIosDevice:
         self.socket_path = str(socket_path)
         self.locked = locked
         self.trusted = trusted
+        self.accept_pairing = accept_pairing
+        self._saved_records: dict[str, bytes] = {}
         self.fail_after_bytes = fail_after_bytes
         self.fail_service = fail_service
         self.clock_offset = clock_offset
@@ -301,19 +305,19 @@ class VirtualIosDevice:
         elif kind == "ListListeners":
             await self._mux_send(writer, tag, {"ListenerList": []})
         elif kind == "ReadPairRecord":
-            if request.get("PairRecordID") == self.udid and self.trusted:
+            saved = self._saved_records.get(str(request.get("PairRecordID")))
+            if saved is not None:
+                await self._mux_send(writer, tag, {"PairRecordData": saved})
+            elif request.get("PairRecordID") == self.udid and self.trusted:
                 data = plistlib.dumps(self.pair_record)
                 await self._mux_send(writer, tag, {"PairRecordData": data})
             else:
                 await self._mux_result(writer, tag, RESULT_BADDEV)
         elif kind == "SavePairRecord":
+            # usbmuxd keeps host-side records; it does not make the phone trust anyone.
             record = request.get("PairRecordData")
-            with contextlib.suppress(Exception):
-                host_id = (
-                    plistlib.loads(record).get("HostID") if isinstance(record, bytes) else None
-                )
-                if isinstance(host_id, str):
-                    self._host_ids.add(host_id)
+            if isinstance(record, bytes):
+                self._saved_records[str(request.get("PairRecordID"))] = record
             await self._mux_result(writer, tag, RESULT_OK)
         elif kind == "DeletePairRecord":
             await self._mux_result(writer, tag, RESULT_OK)
@@ -380,6 +384,7 @@ class VirtualIosDevice:
         values["PasswordProtected"] = self.locked
         values["TrustedHostAttached"] = self.trusted
         values["HostAttached"] = True
+        values["DevicePublicKey"] = _device_public_key()
         return values
 
     def _domain(self, domain: str) -> dict[str, Any] | None:
@@ -459,9 +464,15 @@ class VirtualIosDevice:
                 await ch.send_plist(reply)
                 return
             elif request == "Pair":
-                reply["Error"] = (
-                    "PairingDialogResponsePending" if not self.trusted else "NotAllowed"
-                )
+                record = msg.get("PairRecord")
+                host_id = record.get("HostID") if isinstance(record, dict) else None
+                if (self.accept_pairing or self.trusted) and isinstance(host_id, str):
+                    # The user tapped Trust (and entered the passcode): the phone trusts this host.
+                    self._host_ids.add(host_id)
+                    self.trusted = True
+                    reply["EscrowBag"] = self.pair_record["EscrowBag"]
+                else:
+                    reply["Error"] = "PairingDialogResponsePending"
             else:
                 # SetValue, RemoveValue, EnterRecovery, Unpair, Activate, ...: refused.
                 reply["Error"] = "NotAllowed"
@@ -527,6 +538,14 @@ class VirtualIosDevice:
                 tree.add("VirtualApp-2024-01-01-000000.ips", bytes_node(body, 1704067200.0))
                 self._crash = tree
         return self._crash
+
+
+@functools.cache
+def _device_public_key() -> bytes:
+    """One RSA key per process: pairing clients build their certificates from it."""
+    from Crypto.PublicKey import RSA
+
+    return RSA.generate(2048).public_key().export_key(format="PEM", pkcs=1)
 
 
 def run_forever(
