@@ -15,6 +15,7 @@ import struct
 
 from construct import Bytes, Const, Int8ub, Struct
 
+from parsers.audio import flac
 from parsers.audio.probe import Buffer, Probe
 
 SIGNATURES = (b"ID3",)
@@ -139,6 +140,12 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
         if pos + tag > n:
             return Probe(n - pos, "mp3", "mp3", True, False, "mp3", {"id3v2": tag}, soft_end=True)
         start = pos + tag
+        if bytes(buf[start : start + 4]) == b"fLaC":
+            inner = flac.probe(buf, start)  # FLAC files may carry an ID3v2 tag in front
+            if inner is not None:
+                inner.length += tag
+                inner.extra["id3v2"] = tag
+            return inner
         if start + 4 > n or _valid_header(buf, start) is None:
             return None  # a tag with no MPEG audio after it (or another format's tag)
         min_frames = 1

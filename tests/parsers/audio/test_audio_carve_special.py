@@ -209,3 +209,18 @@ def test_riff_size_right_data_size_wrong_is_carved_exactly() -> None:
     blob = bytes(data) + junk(100, 13)
     hit = carve.carve(blob)[0]
     assert (hit.offset, hit.length, hit.truncated) == (0, len(data), False)
+
+
+def _id3v2(title: bytes) -> bytes:
+    frame = b"TIT2" + struct.pack(">I", len(title) + 1) + b"\0\0" + b"\0" + title
+    size = len(frame) + 10  # with some padding
+    synchsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    return b"ID3\x03\x00\x00" + synchsafe + frame + bytes(10)
+
+
+def test_flac_with_an_id3v2_tag_in_front() -> None:
+    data = _id3v2(b"voicemail") + samples.make("flac")
+    hits = carve.carve(junk(21, 14) + data + junk(21, 15))
+    assert [(h.offset, h.length, h.container, h.decodes) for h in hits] == [
+        (21, len(data), "flac", True)
+    ]
