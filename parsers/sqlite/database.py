@@ -9,6 +9,7 @@ loop or a lying pointer becomes an error value, never a hang.
 
 from __future__ import annotations
 
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,11 +17,14 @@ from dataclasses import dataclass
 from parsers.sqlite import btree, formats
 from parsers.sqlite.errors import SqliteFormatError
 from parsers.sqlite.pagefile import PagedFile
+from parsers.sqlite.pagemaps import PageBitmap, PageOwners
 from parsers.sqlite.record import decode_record
 from parsers.sqlite.schema import Table, parse_create_table
 from parsers.sqlite.wal import Wal, valid_page_size
 
 LOCK_BYTE_OFFSET = 1 << 30
+PageSet = PageBitmap | set[int]
+OwnerMap = PageOwners | dict[int, str]
 SEQUENCE_SQL = "CREATE TABLE sqlite_sequence(name TEXT NOT NULL, seq INTEGER)"
 MASTER_SQL = (
     "CREATE TABLE sqlite_master(type text, name text, tbl_name text, rootpage int, sql text)"
@@ -131,7 +135,7 @@ class Database:
 
     # -- b-trees -----------------------------------------------------------------------
     def walk_btree(
-        self, root: int, seen: set[int]
+        self, root: int, seen: PageSet
     ) -> Iterator[tuple[PageRef, btree.PageHeader] | SqliteFormatError]:
         """Yield every page of a b-tree in key order; ``seen`` is shared across trees."""
         stack = [root]
@@ -160,7 +164,7 @@ class Database:
                     children.append(hdr.right_child)
                 stack.extend(reversed(children))
 
-    def payload(self, cell: btree.Cell, used: set[int] | None = None) -> bytes:
+    def payload(self, cell: btree.Cell, used: PageSet | None = None) -> bytes:
         """The whole payload of a cell, following its overflow chain."""
         if not cell.overflow:
             return cell.local
@@ -168,7 +172,7 @@ class Database:
             cell.overflow, cell.payload_size - len(cell.local), used
         )
 
-    def read_overflow(self, first: int, need: int, used: set[int] | None = None) -> bytes:
+    def read_overflow(self, first: int, need: int, used: PageSet | None = None) -> bytes:
         out = bytearray()
         number = first
         seen: set[int] = set()
@@ -187,9 +191,7 @@ class Database:
             used |= seen
         return bytes(out)
 
-    def table_rows(
-        self, table: Table, seen: set[int], overflow_used: set[int], owner: dict[int, str]
-    ):
+    def table_rows(self, table: Table, seen: PageSet, overflow_used: PageSet, owner: OwnerMap):
         """Yield LiveRow or SqliteFormatError for every row of a rowid table."""
         for item in self.walk_btree(table.root, seen):
             if isinstance(item, SqliteFormatError):
@@ -218,7 +220,38 @@ class Database:
                     continue
                 yield LiveRow(table, cell.rowid, values, ref, cell.offset)
 
-    def index_pages(self, root: int, seen: set[int], owner: dict[int, str], name: str):
+    def find_row(self, table: Table, rowid: int) -> list[object] | None:
+        """The live stored values of ``rowid`` in a rowid table (None when absent).
+
+        A descent from the root, bounded by the tree depth SQLite allows.
+        """
+        number = table.root
+        for _ in range(64):
+            ref = self.page(number)
+            hdr = btree.parse_header(ref.data, self.header_offset(number), self.usable)
+            cells = [
+                c
+                for c in btree.parse_cells(ref.data, hdr, self.usable)
+                if isinstance(c, btree.Cell)
+            ]
+            if hdr.kind == btree.LEAF_TABLE:
+                for cell in cells:
+                    if cell.rowid == rowid:
+                        return decode_record(self.payload(cell), self.encoding)[1]
+                return None
+            if hdr.kind != btree.INTERIOR_TABLE:
+                return None
+            nxt = hdr.right_child
+            for cell in cells:
+                if rowid <= cell.rowid:
+                    nxt = cell.left_child
+                    break
+            if not nxt:
+                return None
+            number = nxt
+        raise SqliteFormatError(f"b-tree of {table.name} deeper than 64 levels (loop)")
+
+    def index_pages(self, root: int, seen: PageSet, owner: OwnerMap, name: str):
         """Mark the pages of an index (or WITHOUT ROWID) b-tree; yield problems."""
         for item in self.walk_btree(root, seen):
             if isinstance(item, SqliteFormatError):
@@ -248,11 +281,11 @@ class Database:
         return tables, others, problems
 
     # -- freelist and pointer maps -------------------------------------------------------
-    def freelist(self) -> tuple[list[int], list[int], list[SqliteFormatError]]:
-        trunks: list[int] = []
-        leaves: list[int] = []
+    def freelist(self) -> tuple[array, array, list[SqliteFormatError]]:
+        trunks = array("L")
+        leaves = array("L")
         problems: list[SqliteFormatError] = []
-        seen: set[int] = set()
+        seen = PageBitmap(self.page_count)
         number = self.header.freelist_trunk
         max_leaves = self.usable // 4 - 2
         while number:

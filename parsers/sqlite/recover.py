@@ -23,6 +23,7 @@ from parsers.sqlite.database import Database, LiveRow, PageRef
 from parsers.sqlite.errors import SqliteFormatError
 from parsers.sqlite.journal import JournalPage, journal_pages
 from parsers.sqlite.pagefile import PagedFile
+from parsers.sqlite.pagemaps import Bloom, PageBitmap, PageOwners
 from parsers.sqlite.record import decode_record
 from parsers.sqlite.schema import Table, parse_create_table
 from parsers.sqlite.wal import STALE
@@ -57,8 +58,8 @@ def _norm(value: object) -> object:
     return value
 
 
-def _key(table: str | None, values: list[object]) -> int:
-    return hash((table, tuple(_norm(v) for v in values)))
+def _key_bytes(table: str | None, values: list[object], tail: bool = False) -> bytes:
+    return repr((tail, table, tuple(_norm(v) for v in values))).encode("utf-8", "replace")
 
 
 class _Recovery:
@@ -67,8 +68,7 @@ class _Recovery:
     ):
         self.dbf, self.walf, self.jf = db, wal, journal
         self.include_live = include_live
-        self.live_keys: set[int] = set()
-        self.live_tails: set[int] = set()
+        self.live: Bloom | None = None  # sized once the page count is known
         self.seen: set[int] = set()
 
     # -- output helpers ------------------------------------------------------------------
@@ -87,11 +87,10 @@ class _Recovery:
     ):
         table = carved.table
         name = table.name if table else None
-        key = _key(name, carved.values)
-        if key in self.live_keys or key in self.seen:
+        if self._is_live(carved):
             return None
-        partial = carved.guessed_first or not carved.complete
-        if partial and table is not None and _key(name, carved.values[1:]) in self.live_tails:
+        key = hash(_key_bytes(name, carved.values))
+        if key in self.seen:
             return None
         self.seen.add(key)
         return RecoveredRow(
@@ -106,6 +105,31 @@ class _Recovery:
             file,
             frame,
         )
+
+    def _is_live(self, carved: Carved) -> bool:
+        """Is this record identical to a live row?
+
+        The Bloom filter answers "certainly not" exactly; a "maybe" is confirmed by
+        looking the rowid up in the live table when the rowid is known.
+        """
+        live = self.live
+        if live is None:
+            return False
+        table = carved.table
+        name = table.name if table else None
+        partial = carved.guessed_first or not carved.complete
+        maybe = _key_bytes(name, carved.values) in live or _key_bytes(None, carved.values) in live
+        if not maybe and partial and table is not None:
+            maybe = _key_bytes(name, carved.values[1:], tail=True) in live
+        if not maybe:
+            return False
+        if carved.rowid is None or table is None or table.without_rowid:
+            return True
+        try:
+            stored = self.db.find_row(table, carved.rowid)
+        except SqliteFormatError:
+            return True
+        return stored is not None and to_columns(table, stored, carved.rowid) == carved.values
 
     # -- the run -------------------------------------------------------------------------
     def run(self) -> Iterator[RecoveredRow | SqliteProblem]:
@@ -128,9 +152,12 @@ class _Recovery:
             self.carver = Carver(
                 db.usable, db.encoding, [db.master, *tables, *dropped], self._fetch_overflow
             )
-        owner: dict[int, str] = {}
-        tree_seen: set[int] = set()
-        overflow_used: set[int] = set()
+        last = max(db.page_count, db.db_file_pages)
+        # about ten bits per possible row: false "live" answers stay below 1 in 10^4
+        self.live = Bloom(max(db.page_count, 1) * 1024)
+        owner = PageOwners(last)
+        tree_seen = PageBitmap(last)
+        overflow_used = PageBitmap(last)
         table_names = {db.master.name}
         for table in [db.master, *tables]:
             if table.without_rowid:
@@ -159,7 +186,7 @@ class _Recovery:
                 if item[0].number not in owner:
                     old_owner.setdefault(item[0].number, table.name)
         # 1. free space inside live table pages
-        for number in sorted(owner):
+        for number in owner.numbers():
             if owner[number].startswith("index:"):
                 continue
             try:
@@ -172,16 +199,23 @@ class _Recovery:
         trunks, leaves, problems = db.freelist()
         for exc in problems:
             yield self._problem("db", exc)
-        free = set(trunks) | set(leaves)
-        for number in sorted(free):
+        free = PageBitmap(last)
+        free |= trunks
+        free |= leaves
+        for number in (
+            sorted({*trunks, *leaves})
+            if len(trunks) + len(leaves) < 1 << 16
+            else range(1, last + 1)
+        ):
+            if number not in free:
+                continue
             yield from self._carve_page_number(
                 number, "freelist", owner.get(number) or old_owner.get(number)
             )
         # 3. pages nothing owns (orphaned by a manipulated freelist, or past the db's end)
-        skip = set(owner) | free | overflow_used | set(db.ptrmap_pages()) | {db.lock_page}
-        last = max(db.page_count, db.db_file_pages)
+        skip = set(db.ptrmap_pages()) | {db.lock_page}
         for number in range(1, last + 1):
-            if number in skip:
+            if number in owner or number in free or number in overflow_used or number in skip:
                 continue
             if number > db.page_count:
                 ref = self._safe(lambda n=number: db.db_file_page(n))
@@ -233,9 +267,10 @@ class _Recovery:
 
     def _live(self, row: LiveRow) -> RecoveredRow | None:
         values = to_columns(row.table, row.values, row.rowid)
-        self.live_keys.add(_key(row.table.name, values))
-        self.live_tails.add(_key(row.table.name, values[1:]))
-        self.live_keys.add(_key(None, values))
+        if self.live is not None:
+            self.live.add(_key_bytes(row.table.name, values))
+            self.live.add(_key_bytes(None, values))
+            self.live.add(_key_bytes(row.table.name, values[1:], tail=True))
         if not self.include_live:
             return None
         return RecoveredRow(
@@ -322,7 +357,7 @@ class _Recovery:
             return
         yield from self._carve_ref(ref, label, owner)
 
-    def _carve_journal_page(self, item: JournalPage, owner: dict[int, str]):
+    def _carve_journal_page(self, item: JournalPage, owner: PageOwners):
         ref = PageRef(item.page_number, item.data, "journal", item.offset)
         yield from self._carve_ref(
             ref, "journal", owner.get(item.page_number), 1.0 if item.checksum_ok else 0.9
