@@ -50,12 +50,6 @@ FRAME_HEADER = BitStruct(
 )
 
 
-def header_ok(b: int, wide: bool) -> bool:
-    if b & 0x83 or not b & 0x04:
-        return False
-    return ((b >> 3) & 0x0F) in (WB_ALLOWED if wide else NB_ALLOWED)
-
-
 def walk(
     buf: Buffer, p: int, wide: bool, channels: int = 1, max_frames: int | None = None
 ) -> tuple[int, int, int, bool]:

@@ -15,12 +15,12 @@ stored inside a WAV's data chunk, or MP3 frames inside an MP4, are not reported 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import heapq
 import mmap
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,18 +155,27 @@ _HS_CHUNK = 8 << 20
 _HS_CAP = 1 << 16  # at most this many candidates held at once (hostile 0xFFFB floods)
 
 
-@functools.cache
+_HS_LOCAL = threading.local()
+
+
 def _hs_database() -> Any:
-    """A Hyperscan database of all signatures, when the optional package is installed."""
+    """A Hyperscan database of all signatures, when the optional package is installed.
+
+    One per thread: a database's scratch space must not be shared by concurrent scans.
+    """
     if os.environ.get("VMF_NO_HYPERSCAN"):
         return None
-    try:
-        import hyperscan
-    except ImportError:
-        return None
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    exprs = [sig.pattern.pattern for sig in SIGNATURES]
-    db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs))
+    db = getattr(_HS_LOCAL, "db", False)
+    if db is False:
+        try:
+            import hyperscan
+        except ImportError:
+            db = None
+        else:
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            exprs = [sig.pattern.pattern for sig in SIGNATURES]
+            db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs))
+        _HS_LOCAL.db = db
     return db
 
 
