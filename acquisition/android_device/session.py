@@ -240,6 +240,7 @@ class AdbServerSession:
         return files
 
     def pull(self, path: str, dest: Path, progress: Callable[[int], None] | None) -> int:
+        self._on_command(f"sync:STAT {path}")  # adb pull stats before it receives
         self._on_command(f"sync:RECV {path}")
         proc = self._run("pull", path, os.fspath(dest))
         if proc.returncode != 0:

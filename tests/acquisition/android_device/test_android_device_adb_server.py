@@ -111,3 +111,32 @@ def test_usb_spec_falls_back_to_the_server_holding_the_device(served, tmp_path):
     assert any("held by a running adb server" in p for p in prompts)
     assert desc["transport"] == "adb-server"
     assert got[VM_REL] == files[VM_REL]
+
+
+def test_list_devices_includes_the_running_adb_server(served, tmp_path):
+    from acquisition.android_device import list_devices
+
+    dev, _ = served
+    commands: list[str] = []
+    found = list_devices([], key_dir=tmp_path / "k", on_command=commands.append)
+    (mine,) = [d for d in found if d["serial"] == dev.address]
+    assert mine["kind"] == "android" and mine["transport"] == "adb-server"
+    assert mine["model"] == "Virtual Phone" and mine["os"] == "Android 14"
+    assert all("getprop" in c for c in commands)
+    # the same device named with --connect is listed once, reached directly
+    both = list_devices([dev.address], key_dir=tmp_path / "k")
+    assert [d["serial"] for d in both].count(dev.address) == 1
+    assert both[0]["transport"] == "tcp"
+
+
+def test_no_adb_server_is_started_by_listing(tmp_path, monkeypatch):
+    from acquisition.android_device import list_devices
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
+    assert [d for d in list_devices([], key_dir=tmp_path / "k") if d["transport"] != "usb"] == []
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # still nothing listening

@@ -117,3 +117,19 @@ def test_pull_refused_where_the_shell_user_cannot_read(device, tmp_path):
     # as on a real phone: lstat inside another app's sandbox fails, STAT answers zeros
     assert "does not exist" in proc.stdout + proc.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_adb_backup_writes_a_readable_ab(device, tmp_path):
+    import io
+    import tarfile
+    import zlib
+
+    dev, files, adb, serial = device
+    out = tmp_path / "phone.ab"
+    adb("-s", serial, "backup", "-f", str(out), "-noapk", "com.android.providers.contacts")
+    assert any(r.startswith("backup:") and "-noapk" in r for r in dev.requests)
+    header, body = out.read_bytes().split(b"\n", 4)[:4], out.read_bytes().split(b"\n", 4)[4]
+    assert header == [b"ANDROID BACKUP", b"5", b"1", b"none"]
+    with tarfile.open(fileobj=io.BytesIO(zlib.decompress(body))) as tf:
+        db = tf.extractfile("apps/com.android.providers.contacts/db/calllog.db").read()
+    assert db == files["data/data/com.android.providers.contacts/databases/calllog.db"]
