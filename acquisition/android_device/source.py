@@ -65,6 +65,12 @@ BACKUP_PROMPT = (
     "VMF_PASSWORD or the prompt) so the backup can be opened; leave it empty otherwise."
 )
 
+ROOT_PROMPT = (
+    "Checking for root (su). If the phone asks whether to grant superuser access to "
+    "'Shell', allowing it gives the most complete acquisition; denying it is recorded and "
+    "the next strategy is used."
+)
+
 ProgressHook = Callable[[str, int, int | None], None]
 
 
@@ -181,6 +187,8 @@ class AndroidDeviceSource(Source):
         self._received_files = 0
         self._received_bytes = 0
         self.strategies: dict[str, str] = {}
+        self.interruption: str | None = None
+        self._targets: list[str] = []
 
     # -- open / describe -------------------------------------------------------------
 
@@ -255,7 +263,15 @@ class AndroidDeviceSource(Source):
         }
 
     def describe(self) -> dict[str, Any]:
-        return {**self._description, "complete": self.complete, "strategies": dict(self.strategies)}
+        return {
+            **self._description,
+            "complete": self.complete,
+            "interruption": self.interruption,
+            "received_files": self._received_files,
+            "received_bytes": self._received_bytes,
+            "target_packages": list(self._targets),
+            "strategies": dict(self.strategies),
+        }
 
     def close(self) -> None:
         for tf in self._tars:
@@ -289,14 +305,13 @@ class AndroidDeviceSource(Source):
                 self.complete = False
                 self.strategies[name] = "interrupted"
                 left = [n for n, _ in steps[i + 1 :] if n != "apps not acquired"]
-                yield Problem(
-                    "",
-                    "acquire",
+                self.interruption = (
                     f"connection to the device was lost during {name}: {exc}. The acquisition "
                     f"is INCOMPLETE: {self._received_files} files ({self._received_bytes} "
                     "bytes) were received and kept; not attempted: "
-                    f"{', '.join(left) if left else 'nothing'}.",
+                    f"{', '.join(left) if left else 'nothing'}."
                 )
+                yield Problem("", "acquire", self.interruption)
                 return
 
     # -- strategies --------------------------------------------------------------------
@@ -316,11 +331,13 @@ class AndroidDeviceSource(Source):
         state["wanted"] = wanted
         state["remaining"] = list(wanted)
         state["why"] = {}
+        self._targets = list(wanted)
         self.strategies["package list"] = f"{len(installed)} installed, {len(wanted)} targeted"
         return iter(())
 
     def _root_prefix(self) -> str | None:
         assert self.session is not None
+        self.on_prompt(ROOT_PROMPT)
         for prefix in ("su -c", "su 0"):
             answer = self.session.shell(f"{prefix} id")
             if "uid=0(" in answer:

@@ -320,6 +320,9 @@ def test_drop_mid_file_in_shared_storage(tmp_path, key_dir):
     final = run.problems[-1]
     assert final.stage == "acquire" and final.path == ""
     assert "INCOMPLETE" in final.message and "content query" in final.message
+    assert run.description["interruption"] == final.message
+    assert run.description["received_files"] >= 3
+    assert run.description["target_packages"] == [CONTACTS]
     # nothing after the cut was attempted
     assert not any(c.startswith("shell:content") for c in run.commands)
 
