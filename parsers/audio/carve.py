@@ -21,7 +21,7 @@ import mmap
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,8 @@ SIGNATURES: tuple[_Signature, ...] = (
     _literal(b"FORM", aiff.probe),
 )
 _MAX_MAGIC = 16
+# Candidate starts in order; the consumer sends the offset where the search may resume.
+_Candidates = Generator[tuple[int, _Signature], int | None, None]
 
 
 def _view(buf: BufferLike) -> memoryview:
@@ -120,7 +122,7 @@ def _finish(
     )
 
 
-def _re_candidates(mv: memoryview, start: int, stop: int) -> Iterator[tuple[int, _Signature]]:
+def _re_candidates(mv: memoryview, start: int, stop: int) -> _Candidates:
     """Candidate starts in [start, stop) in order; ``send(resume)`` skips ahead."""
     n = len(mv)
     endpos = min(n, stop + _MAX_MAGIC)
@@ -179,9 +181,7 @@ def _hs_database() -> Any:
     return db
 
 
-def _hs_candidates(
-    db: Any, mv: memoryview, start: int, stop: int
-) -> Iterator[tuple[int, _Signature]]:
+def _hs_candidates(db: Any, mv: memoryview, start: int, stop: int) -> _Candidates:
     """As :func:`_re_candidates`, one Hyperscan pass per chunk; skipped ranges not scanned."""
     import hyperscan
 
@@ -221,7 +221,7 @@ def _hs_candidates(
         pos = max(chunk_stop, resume)
 
 
-def _candidates(mv: memoryview, start: int, stop: int) -> Iterator[tuple[int, _Signature]]:
+def _candidates(mv: memoryview, start: int, stop: int) -> _Candidates:
     db = _hs_database()
     if db is None:
         return _re_candidates(mv, start, stop)

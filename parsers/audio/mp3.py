@@ -4,8 +4,9 @@ Only Layer III is searched (voicemail MP3 is Layer III; accepting layers I/II wo
 every 0xFFFF of an erased flash page a candidate). MPEG-1, MPEG-2 and MPEG-2.5 (8 kHz
 telephony MP3, header ``FF E3``) are walked alike. The walk stops at the first header
 that is invalid or changes version, layer or sample rate; a Xing/Info or VBRI frame
-count, when present, ends it exactly (so two tag-less files back to back are split) and
-marks a stream that stops early as truncated.
+count, when present, ends it exactly and marks a stream that stops early as truncated;
+a later frame that carries a Xing/Info tag starts the next file. Two tag-less streams
+without such frames, of the same version and sample rate, back to back, merge.
 """
 
 from __future__ import annotations
@@ -67,11 +68,7 @@ def _valid_header(buf: Buffer, p: int) -> tuple[int, int, int] | None:
 
 def _vbr_frames(buf: Buffer, p: int, flen: int) -> int | None:
     """Frame count from a Xing/Info or VBRI header in the frame at ``p``, if any."""
-    b1, b3 = buf[p + 1], buf[p + 3]
-    mono = (b3 >> 6) == 3
-    v1 = ((b1 >> 3) & 3) == 3
-    side = (17 if mono else 32) if v1 else (9 if mono else 17)
-    off = p + 4 + side
+    off = p + _info_offset(buf[p + 1], buf[p + 3])
     if off + 12 <= p + flen and bytes(buf[off : off + 4]) in (b"Xing", b"Info"):
         flags = struct.unpack_from(">I", buf, off + 4)[0]
         if flags & 1:
@@ -81,6 +78,18 @@ def _vbr_frames(buf: Buffer, p: int, flen: int) -> int | None:
     if off + 18 <= p + flen and bytes(buf[off : off + 4]) == b"VBRI":
         return struct.unpack_from(">I", buf, off + 14)[0]
     return None
+
+
+def _info_offset(b1: int, b3: int) -> int:
+    mono = (b3 >> 6) == 3
+    if ((b1 >> 3) & 3) == 3:
+        return 4 + (17 if mono else 32)
+    return 4 + (9 if mono else 17)
+
+
+def _has_info_tag(buf: Buffer, p: int, flen: int) -> bool:
+    off = p + _info_offset(buf[p + 1], buf[p + 3])
+    return off + 4 <= min(p + flen, len(buf)) and bytes(buf[off : off + 4]) in (b"Xing", b"Info")
 
 
 def _id3v2_length(buf: Buffer, pos: int) -> int | None:
@@ -111,6 +120,8 @@ def walk(buf: Buffer, p: int, max_frames: int | None = None) -> tuple[int, int, 
         if info is None or (key is not None and info[0] != key):
             break
         k, r, flen = info
+        if key is not None and _has_info_tag(buf, p, flen):
+            break  # a Xing/Info frame opens the next encoder's stream
         if key is None:
             key, rate = k, r
             extra["mpeg_version"] = _VERSION_NAMES[(buf[p + 1] >> 3) & 3]

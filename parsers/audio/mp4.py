@@ -98,8 +98,8 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
         if not _brand_ok(head[:4]):
             return None
         container = "3gp" if head.startswith(b"3g") else "mp4"
-        brand = {"brand": head[:4].decode()}
-        return Probe(n - pos, container, None, True, False, "mov", brand, soft_end=True)
+        stub = {"brand": head[:4].decode("ascii")}
+        return Probe(n - pos, container, None, True, False, "mov", stub, soft_end=True)
     ftyp = FTYP.parse(bytes(buf[pos + 8 : pos + size]).ljust(8, b"\0"))
     brand = bytes(ftyp.major_brand)
     compatible = [bytes(c) for c in ftyp.compatible]

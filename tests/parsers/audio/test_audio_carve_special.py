@@ -224,3 +224,15 @@ def test_flac_with_an_id3v2_tag_in_front() -> None:
     assert [(h.offset, h.length, h.container, h.decodes) for h in hits] == [
         (21, len(data), "flac", True)
     ]
+
+
+def test_tagless_mp3_files_back_to_back_split_at_their_info_frames() -> None:
+    data = samples.make("mp3-8k")
+    s = data[6:10]
+    tag = 10 + (s[0] << 21 | s[1] << 14 | s[2] << 7 | s[3]) if data.startswith(b"ID3") else 0
+    bare = data[tag:]
+    assert bare[:2] == b"\xff\xe3"  # MPEG-2.5, 8 kHz
+    hits = carve.carve(bare * 3)
+    assert [(h.offset, h.length, h.decodes) for h in hits] == [
+        (i * len(bare), len(bare), True) for i in range(3)
+    ]
