@@ -356,3 +356,28 @@ def test_a_file_id_that_climbs_out_is_skipped(tmp_path: Path) -> None:
     with VirtualIosDevice(image) as dev:
         assert any("not 40 hex digits" in p for p in dev.image.problems)
         assert dev._media_tree().lookup("DCIM/100APPLE/IMG_0001.JPG") is None
+
+
+async def test_encrypted_image_shows_plain_media_with_its_password(tmp_path, monkeypatch):
+    image = build_backup(tmp_path / "image", password="s3cret")
+    with pytest.raises(ValueError, match="wrong password"):
+        VirtualIosDevice(image, password="nope")
+    rel = "Media/Recordings/20240101 120000.m4a"
+    plain = next(f.data for f in default_files() if f.relative_path == rel)
+    with VirtualIosDevice(image, password="s3cret") as dev:
+        monkeypatch.setenv("USBMUXD_SOCKET_ADDRESS", dev.socket_path)
+        ld = await lockdown(dev, tmp_path)
+        try:
+            async with AfcService(ld) as afc:
+                assert await afc.get_file_contents("/Recordings/20240101 120000.m4a") == plain
+                assert (await afc.stat("/Recordings/20240101 120000.m4a"))["st_size"] == len(plain)
+            with pytest.raises(PyMobileDevice3Exception, match="InstallationLookupFailed"):
+                await HouseArrestService.create(ld, "com.example.voicemail")
+            await Mobilebackup2Service(ld).backup(full=True, backup_directory=tmp_path / "out")
+        finally:
+            await ld.close()
+        cache = dev.image._cache
+        assert cache is not None and cache.is_dir()
+    assert not cache.exists()  # decrypted copies go when the phone stops
+    out = tmp_path / "out" / dev.udid
+    assert same_tree(image, out, ignore=("Info.plist",)) == []  # still the ciphertext

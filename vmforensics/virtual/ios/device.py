@@ -75,8 +75,9 @@ class VirtualIosDevice:
         fail_after_bytes: int | None = None,
         fail_service: str | None = "com.apple.mobilebackup2",
         clock_offset: float = 0.0,
+        password: str | None = None,
     ) -> None:
-        self.image = IosImage.load(image)
+        self.image = IosImage.load(image, password=password)
         self.udid = self.image.udid
         self._own_dir: str | None = None
         if socket_path is None:
@@ -146,6 +147,7 @@ class VirtualIosDevice:
             os.unlink(self.socket_path)
         if self._own_dir is not None:
             shutil.rmtree(self._own_dir, ignore_errors=True)
+        self.image.close()
 
     def __enter__(self) -> VirtualIosDevice:
         return self.start()
@@ -518,8 +520,13 @@ class VirtualIosDevice:
             tree.add(path, Node("link", mtime=rec.mtime, birth=rec.birth, target=rec.target or ""))
         else:
             payload = self.image.payload_path(rec)
-            if payload.is_file() and not payload.is_symlink():
+            if not payload.is_file() or payload.is_symlink():
+                return
+            if self.image.keys is None:
                 tree.add(path, file_node(payload, rec.mtime, rec.birth))
+            else:
+                opener = functools.partial(self.image.open_payload, rec)
+                tree.add(path, Node("file", rec.mtime, rec.birth, rec.size, opener=opener))
 
     def _crash_tree(self) -> Tree:
         if self._crash is None:

@@ -19,7 +19,9 @@ import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from . import crypto
 
 # Files that describe a backup rather than hold a payload; sent last, Status.plist at the end
 # because libimobiledevice reads it to decide the backup succeeded.
@@ -57,6 +59,7 @@ class BackupRecord:
     mtime: float
     birth: float
     target: str | None = None
+    key_blob: bytes | None = None  # wrapped per-file key (encrypted images)
 
 
 @dataclass
@@ -69,10 +72,17 @@ class IosImage:
     encrypted: bool = False
     records: list[BackupRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    keys: dict[int, bytes] | None = None  # class keys, when an encrypted image was unlocked
+    _cache: Path | None = None
 
     # -- loading -------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> IosImage:
+    def load(cls, path: str | os.PathLike[str], password: str | None = None) -> IosImage:
+        """Read the folder; ``password`` unlocks an encrypted one so its media can be shown.
+
+        Raises ValueError (with the reason) for a folder that is not a backup, or a wrong
+        password.
+        """
         root = Path(path)
         if not root.is_dir():
             raise ValueError(f"{root}: not a folder (an iOS backup folder is expected)")
@@ -87,7 +97,40 @@ class IosImage:
             image.status_bytes = (root / "Status.plist").read_bytes()
         if not image.encrypted and (root / "Manifest.db").is_file():
             image.records = image._read_manifest_db(root / "Manifest.db")
+        elif image.encrypted and password is not None:
+            image._unlock(password)
         return image
+
+    def _unlock(self, password: str) -> None:
+        keybag, manifest_key = self.manifest.get("BackupKeyBag"), self.manifest.get("ManifestKey")
+        if not isinstance(keybag, bytes) or not isinstance(manifest_key, bytes):
+            raise ValueError(f"{self.root}: encrypted image without BackupKeyBag/ManifestKey")
+        self.keys = crypto.class_keys(keybag, password)
+        try:
+            db_key = crypto.unwrap_file_key(self.keys, manifest_key)
+        except ValueError:
+            raise ValueError(f"{self.root}: ManifestKey does not unwrap: wrong password") from None
+        self._cache = Path(tempfile.mkdtemp(prefix="vmf-virtual-ios-plain-"))
+        plain_db = self._cache / "Manifest.db"
+        crypto.decrypt_file(self.root / "Manifest.db", plain_db, db_key, None)
+        self.records = self._read_manifest_db(plain_db)
+
+    def open_payload(self, record: BackupRecord) -> BinaryIO:
+        """The file's plain bytes (decrypted once into a private cache for encrypted images)."""
+        source = self.payload_path(record)
+        if self.keys is None or record.key_blob is None:
+            return open(source, "rb")
+        assert self._cache is not None
+        plain = self._cache / record.file_id
+        if not plain.exists():
+            key = crypto.unwrap_file_key(self.keys, record.key_blob)
+            crypto.decrypt_file(source, plain, key, record.size)
+        return open(plain, "rb")
+
+    def close(self) -> None:
+        if self._cache is not None:
+            shutil.rmtree(self._cache, ignore_errors=True)
+            self._cache = None
 
     def _plist(self, name: str) -> dict[str, Any]:
         path = self.root / name
@@ -137,6 +180,9 @@ class IosImage:
                     mtime=float(_int(mb.get("LastModified"))),
                     birth=float(_int(mb.get("Birth"))),
                     target=mb.get("Target") if isinstance(mb.get("Target"), str) else None,
+                    key_blob=mb.get("EncryptionKey")
+                    if isinstance(mb.get("EncryptionKey"), bytes)
+                    else None,
                 )
             )
         return records
