@@ -44,6 +44,11 @@ def journal_pages(f: PagedFile, db_page_size: int) -> Iterator[JournalPage | Sql
     if hdr.magic == formats.JOURNAL_MAGIC:
         page_size = hdr.page_size if valid_page_size(hdr.page_size) else db_page_size
         sector = hdr.sector_size if 512 <= hdr.sector_size <= 65536 else 512
+    elif hdr.page_size == db_page_size and hdr.sector_size in (512, 1024, 2048, 4096, 8192):
+        # SQLite writes the magic only when it syncs before a commit: a journal caught
+        # mid-transaction has the rest of its header, nonce included.
+        yield SqliteFormatError("journal header magic not yet written (hot journal)", 0)
+        page_size, sector = db_page_size, hdr.sector_size
     else:
         yield SqliteFormatError("journal header magic missing (zeroed or not a journal)", 0)
         page_size, sector, nonce = db_page_size, 512, None

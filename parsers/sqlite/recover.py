@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from parsers.sqlite.schema import Table, parse_create_table
 from parsers.sqlite.wal import STALE
 
 Input = BinaryIO | str | Path
+# Bugs or bytes no check foresaw: reported as a problem rather than ending the caller.
+_SURPRISES = (IndexError, KeyError, ValueError, OverflowError, struct.error, RecursionError)
 
 
 @dataclass
@@ -194,7 +197,7 @@ class _Recovery:
             except SqliteFormatError as exc:
                 yield self._problem("db", exc)
                 continue
-            yield from self._carve_live_page(ref, owner[number])
+            yield from self._guarded(self._carve_live_page(ref, owner[number]), ref.file, number)
         # 2. freelist pages
         trunks, leaves, problems = db.freelist()
         for exc in problems:
@@ -220,7 +223,9 @@ class _Recovery:
             if number > db.page_count:
                 ref = self._safe(lambda n=number: db.db_file_page(n))
                 if ref is not None:
-                    yield from self._carve_ref(ref, "unallocated", None)
+                    yield from self._guarded(
+                        self._carve_ref(ref, "unallocated", None), "db", number
+                    )
                 continue
             yield from self._carve_page_number(number, "unallocated", old_owner.get(number))
         # 4. older versions: db-file pages the WAL superseded, then every other WAL frame
@@ -230,7 +235,9 @@ class _Recovery:
                 if number <= db.db_file_pages:
                     ref = self._safe(lambda n=number: db.db_file_page(n))
                     if ref is not None:
-                        yield from self._carve_ref(ref, "wal", owner.get(number))
+                        yield from self._guarded(
+                            self._carve_ref(ref, "wal", owner.get(number)), "db", number
+                        )
             digests: set[bytes] = set()
             for i in range(len(db.wal)):
                 if i in current:
@@ -247,14 +254,29 @@ class _Recovery:
                 digests.add(digest)
                 ref = PageRef(frame.page_number, data, "wal", frame.data_offset, frame.number)
                 factor = 0.9 if frame.state == STALE else 1.0
-                yield from self._carve_ref(ref, "wal", owner.get(frame.page_number), factor)
+                yield from self._guarded(
+                    self._carve_ref(ref, "wal", owner.get(frame.page_number), factor),
+                    "wal",
+                    frame.page_number,
+                )
         # 5. the rollback journal
         if self.jf is not None:
             for item in journal_pages(self.jf, db.page_size):
                 if isinstance(item, SqliteFormatError):
                     yield self._problem("journal", item)
                     continue
-                yield from self._carve_journal_page(item, owner)
+                yield from self._guarded(
+                    self._carve_journal_page(item, owner), "journal", item.page_number
+                )
+
+    def _guarded(self, gen, file: str, page: int):
+        """Run one page's carving; a surprise in one page must not end the run."""
+        try:
+            yield from gen
+        except SqliteFormatError as exc:
+            yield SqliteProblem(file, exc.offset, f"page {page}: {exc.message}")
+        except _SURPRISES as exc:
+            yield SqliteProblem(file, None, f"page {page}: unexpected {type(exc).__name__}: {exc}")
 
     def _safe(self, fn):
         try:
@@ -355,7 +377,7 @@ class _Recovery:
         except SqliteFormatError as exc:
             yield self._problem("db", exc)
             return
-        yield from self._carve_ref(ref, label, owner)
+        yield from self._guarded(self._carve_ref(ref, label, owner), ref.file, number)
 
     def _carve_journal_page(self, item: JournalPage, owner: PageOwners):
         ref = PageRef(item.page_number, item.data, "journal", item.offset)
@@ -464,6 +486,8 @@ def recover(
             yield from _Recovery(dbf, walf, jf, include_live).run()
         except SqliteFormatError as exc:  # a structural error no stage caught
             yield SqliteProblem("db", exc.offset, exc.message)
+        except _SURPRISES as exc:
+            yield SqliteProblem("db", None, f"unexpected {type(exc).__name__}: {exc}")
     finally:
         for f in files:
             f.close()
