@@ -91,6 +91,7 @@ class AfcCopier:
         return posixpath.join(self.prefix, safe.path) if safe.path else self.prefix, safe.issues
 
     async def copy_tree(self, root: str = "/") -> PullResult:
+        self.on_command(f"{self.origin.rstrip(':')} walk {root} (list and stat only)")
         try:
             await self._walk(root, 0)
         except GONE:

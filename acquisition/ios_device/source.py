@@ -130,7 +130,7 @@ class IosDeviceSource(Source):
         except AcquisitionError:
             self.close()
             raise
-        except (PyMobileDevice3Exception, OSError) as exc:
+        except Exception as exc:  # whatever the phone answered, the user gets a message
             self.close()
             raise SourceUnavailable(f"{self.udid}: {type(exc).__name__}: {exc}") from None
         if self._description.get("will_encrypt") and self._password is None:

@@ -381,3 +381,17 @@ async def test_encrypted_image_shows_plain_media_with_its_password(tmp_path, mon
     assert not cache.exists()  # decrypted copies go when the phone stops
     out = tmp_path / "out" / dev.udid
     assert same_tree(image, out, ignore=("Info.plist",)) == []  # still the ciphertext
+
+
+async def test_on_request_sees_requests_live(plain_image, tmp_path, monkeypatch) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def broken(service: str, text: str) -> None:
+        seen.append((service, text))
+        raise RuntimeError("a display bug")
+
+    with VirtualIosDevice(plain_image, on_request=broken) as dev:
+        monkeypatch.setenv("USBMUXD_SOCKET_ADDRESS", dev.socket_path)
+        ld = await lockdown(dev, tmp_path)
+        await ld.close()
+    assert ("lockdown", "QueryType") in seen and list(dev.requests) == seen

@@ -14,6 +14,7 @@ change anything.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import json
@@ -59,6 +60,8 @@ SERVICES = (
 class VirtualIosDevice:
     """Context manager: ``with VirtualIosDevice(folder) as dev: ... dev.usbmux_address``.
 
+    ``on_request(service, text)`` sees every request as it arrives (``simulate`` can show
+    them live). ``password`` unlocks an encrypted image so its media can be shown over AFC.
     ``fail_after_bytes`` pulls the virtual cable once the device has sent that many bytes
     on ``fail_service`` (default: the backup service): every connection drops and the
     device disappears from usbmuxd until :meth:`reattach`.
@@ -76,6 +79,7 @@ class VirtualIosDevice:
         fail_service: str | None = "com.apple.mobilebackup2",
         clock_offset: float = 0.0,
         password: str | None = None,
+        on_request: Callable[[str, str], None] | None = None,
     ) -> None:
         self.image = IosImage.load(image, password=password)
         self.udid = self.image.udid
@@ -91,7 +95,9 @@ class VirtualIosDevice:
         self.fail_after_bytes = fail_after_bytes
         self.fail_service = fail_service
         self.clock_offset = clock_offset
-        self.requests: list[tuple[str, str]] = []
+        # Bounded so a long training session does not grow without end.
+        self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=200_000)
+        self.on_request = on_request
         self.detached = False
         self._sent: dict[str, int] = {}
         self._pending: dict[int, str] = {}
@@ -203,6 +209,11 @@ class VirtualIosDevice:
 
     def _record(self, service: str, text: str) -> None:
         self.requests.append((service, text))
+        if self.on_request is not None:
+            try:
+                self.on_request(service, text)
+            except Exception:  # a display callback must not take the phone down
+                pass
 
     # Budget protocol for channels
     def take(self, service: str, n: int) -> int:
