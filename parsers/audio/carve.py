@@ -5,9 +5,9 @@ package is installed (about 4 GB/s here), else one compiled regular expression p
 signature (each a C-speed scan that jumps with ``memchr`` on its first byte, about
 350 MB/s for all of them together; ``VMF_NO_HYPERSCAN=1`` forces this path); candidates are
 then checked structurally by their family's ``probe`` (cheap), and only objects that
-are structurally plausible are decoded (expensive). ``decodes`` covers the whole object
-up to :data:`DECODE_LIMIT` bytes; a larger object has its first ``DECODE_LIMIT`` bytes
-decoded and says so in ``extra['decode_checked_bytes']``.
+are structurally plausible are decoded (expensive). ``decodes`` covers the whole object,
+read in place, up to :data:`parsers.audio.decode.MAX_DECODE_SECONDS` of audio; a longer
+object says how much was checked in ``extra['decode_checked_s']``.
 
 Hits never overlap: the search resumes after the end of each hit, so an AMR stream
 stored inside a WAV's data chunk, or MP3 frames inside an MP4, are not reported again.
@@ -30,7 +30,6 @@ from parsers.audio import decode as decoder
 from parsers.audio.probe import Probe
 from parsers.records import AudioRecord
 
-DECODE_LIMIT = 32 << 20
 DEFAULT_WINDOW = 64 << 20
 DEFAULT_OVERLAP = 1 << 16
 
@@ -97,11 +96,11 @@ def _finish(
         extra = dict(pr.extra)
         decodes, duration, codec = False, None, pr.codec
         if decode and pr.plausible and length:
-            checked = min(length, DECODE_LIMIT)
-            if checked < length:
-                extra["decode_checked_bytes"] = checked
-            d = decoder.check(bytes(part[:checked]), pr.demuxer)
+            d = decoder.check(part, pr.demuxer)
             decodes, duration = d.decodes, d.duration_s
+            if not d.complete:
+                extra["decode_checked_s"] = d.duration_s
+                duration = None  # not known without decoding the rest
             codec = d.codec or codec
             if d.sample_rate:
                 extra["sample_rate"] = d.sample_rate
@@ -497,10 +496,11 @@ def headerless_amr(
                     "channels": 1,
                 }
                 if decode:
-                    d = decoder.check(magic + bytes(part[:DECODE_LIMIT]), "amr")
+                    d = decoder.check(magic + bytes(part), "amr")
                     decodes, duration = d.decodes, d.duration_s
-                    if e - s > DECODE_LIMIT:
-                        extra["decode_checked_bytes"] = DECODE_LIMIT
+                    if not d.complete:
+                        extra["decode_checked_s"] = d.duration_s
+                        duration = None
             hits.append(
                 Hit(
                     offset=base + s,

@@ -2,9 +2,10 @@
 
 ``decodes`` is True only when the forced demuxer opens the bytes, the first audio stream
 decodes packet after packet to the end without an error, and at least one frame comes
-out. What is decoded is exactly the bytes given: the carver passes the whole object, or
-its first :data:`parsers.audio.carve.DECODE_LIMIT` bytes for larger ones (and says so in
-the hit's ``extra['decode_checked_bytes']``).
+out. What is decoded is exactly the object's bytes, read in place (no copy) through
+:class:`ViewReader`. Decoding stops after :data:`MAX_DECODE_SECONDS` of audio (half an
+hour; voicemail is minutes): an object that long is reported ``decodes`` on that much,
+and says so (``Decoded.complete`` False, the carver's ``extra['decode_checked_s']``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,60 @@ def codec_name(ffmpeg_name: str) -> str | None:
     return None
 
 
+MAX_DECODE_SECONDS = 1800.0
+
+
+class ViewReader(io.RawIOBase):
+    """A read-only, seekable file over a buffer (an mmap slice), without copying it."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = memoryview(view)  # our own view: released on close, whatever holds us
+        self._pos = 0
+
+    def close(self) -> None:
+        if not self.closed:
+            self._view.release()
+        super().close()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = max(0, min(len(b), len(self._view) - self._pos))
+        b[:n] = self._view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        end = (
+            len(self._view) if size is None or size < 0 else min(len(self._view), self._pos + size)
+        )
+        data = bytes(self._view[self._pos : end]) if end > self._pos else b""
+        self._pos = max(self._pos, end)
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = len(self._view) + offset
+        else:
+            raise ValueError(f"bad whence {whence}")
+        if pos < 0:
+            raise OSError("seek before start")
+        self._pos = pos
+        return pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
 @dataclass(frozen=True)
 class Decoded:
     decodes: bool
@@ -64,15 +119,24 @@ class Decoded:
     channels: int | None
     frames: int
     error: str | None = None
+    complete: bool = True  # False when decoding stopped at MAX_DECODE_SECONDS
 
 
-def check(data: bytes, demuxer: str | None = None) -> Decoded:
-    """Decode ``data`` end to end; never raises for bad content."""
+def check(
+    data: bytes | memoryview,
+    demuxer: str | None = None,
+    max_seconds: float | None = None,
+) -> Decoded:
+    """Decode ``data`` end to end (up to ``max_seconds``, by default
+    :data:`MAX_DECODE_SECONDS`); never raises for bad content."""
+    limit = MAX_DECODE_SECONDS if max_seconds is None else max_seconds
     codec = None
     rate = channels = None
     frames = samples = 0
+    complete = True
+    source = ViewReader(memoryview(data))
     try:
-        with av.open(io.BytesIO(data), mode="r", format=demuxer) as container:
+        with av.open(source, mode="r", format=demuxer) as container:
             if not container.streams.audio:
                 return Decoded(False, None, None, None, None, 0, "no audio stream")
             stream = container.streams.audio[0]
@@ -84,7 +148,12 @@ def check(data: bytes, demuxer: str | None = None) -> Decoded:
                 frames += 1
                 samples += frame.samples
                 rate = frame.sample_rate or rate
+                if rate and samples / rate >= limit:
+                    complete = False
+                    break
     except Exception as exc:  # PyAV raises many types for hostile bytes; none may escape
         return Decoded(False, None, codec, rate, channels, frames, f"{type(exc).__name__}: {exc}")
+    finally:
+        source.close()
     duration = round(samples / rate, 6) if rate and frames else None
-    return Decoded(frames > 0, duration, codec, rate, channels, frames)
+    return Decoded(frames > 0, duration, codec, rate, channels, frames, None, complete)

@@ -236,3 +236,17 @@ def test_tagless_mp3_files_back_to_back_split_at_their_info_frames() -> None:
     assert [(h.offset, h.length, h.decodes) for h in hits] == [
         (i * len(bare), len(bare), True) for i in range(3)
     ]
+
+
+def test_long_objects_decode_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parsers.audio import decode
+
+    data = samples.make("amr-nb")
+    full = decode.check(data, "amr")
+    assert full.decodes and full.complete and full.duration_s == pytest.approx(1.52)
+    part = decode.check(data, "amr", max_seconds=0.5)
+    assert part.decodes and not part.complete and 0.5 <= part.duration_s < 1.0
+    monkeypatch.setattr(decode, "MAX_DECODE_SECONDS", 0.5)
+    hit = carve.identify(data)
+    assert hit is not None and hit.decodes and hit.length == len(data)
+    assert hit.duration_s is None and 0.5 <= hit.extra["decode_checked_s"] < 1.0
