@@ -115,3 +115,32 @@ def test_abandoned_iteration_releases_the_mapping(tmp_path: Path) -> None:
     first = next(it)
     assert first.offset == truth[0][0]
     it.close()  # must not raise BufferError
+
+
+def test_an_object_larger_than_the_window_is_neither_copied_nor_cut(tmp_path: Path) -> None:
+    import struct
+
+    size = 24 << 20
+    fmt = struct.pack("<HHIIHH", 1, 1, 16000, 32000, 2, 16)
+    header = b"RIFF" + struct.pack("<I", 4 + 24 + 8 + size) + b"WAVE"
+    header += b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", size)
+    path = tmp_path / "long.bin"
+    body = random.Random(3).randbytes(1 << 20)
+    digest = hashlib.sha256(header)
+    with path.open("wb") as f:
+        f.write(b"\0" * 12345 + header)
+        for _ in range(size >> 20):
+            f.write(body)
+            digest.update(body)
+    tracemalloc.start()
+    try:
+        hits = list(carve.carve_file(path, window=1 << 20))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(h.offset, h.length, h.decodes, h.truncated) for h in hits] == [
+        (12345, len(header) + size, True, False)
+    ]
+    assert hits[0].sha256 == digest.hexdigest()
+    assert hits[0].duration_s == pytest.approx(size / 32000)
+    assert peak < 8 << 20, f"peak Python allocation {peak} for a 24 MiB object"
