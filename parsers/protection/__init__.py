@@ -1,0 +1,344 @@
+"""Audio under weak protection, recovered from one source's stored files.
+
+The application calls :func:`analyse` once per source, after storing it. It reads every
+stored file once: structured files (SQLite, plists, XML, JSON, config files) are walked
+value by value, for key material and for encoded or embedded audio in cells and values;
+every other file that the carver does not already explain (an audio object at offset 0)
+is tried, in this order, as encoded (base64, hex, zlib, gzip, raw deflate, base64 of a
+compressed stream), as junk-prefixed audio, and as XOR-obfuscated audio. The files and
+blobs left that look random are AES candidates: every key found in the same source is
+tried on them (same app's keys first), within a bounded number of trials. Random-looking
+data left in a voicemail location is reported as ``encrypted``.
+
+Records carry the stored place (``path``, ``offset``/``length`` of the protected bytes,
+or ``locator`` for a cell or value), the recovered audio (``data``, ``sha256``, ``size``),
+``protection``, ``method`` and ``key_path``. Key values are never put in any record.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from parsers.audio.carve import Hit
+from parsers.base import Context, Item
+from parsers.protection import aes, encodings, prefix, xor
+from parsers.protection.common import (
+    MAX_BYTES,
+    NOT_AUDIO,
+    explained,
+    high_entropy,
+    package_of,
+    recovered,
+    voicemail_location,
+)
+from parsers.protection.keyhunt import MAX_KEYS, KeyRing
+from parsers.protection.values import MAX_STRUCTURED, Value, ValueError_, kind_of, walk
+from parsers.records import AudioRecord, FindingRecord, ProblemRecord
+
+__all__ = ["Analyser", "analyse"]
+
+Record = AudioRecord | FindingRecord | ProblemRecord
+STAGE = "protection"
+MAX_BLOB_CANDIDATES = 64 << 20  # bytes of SQLite/plist blobs kept for the AES pass
+
+
+def analyse(ctx: Context) -> Iterator[Record]:
+    """Every protected audio object of the source behind ``ctx`` (plus findings, problems)."""
+    yield from Analyser(ctx).run()
+
+
+@dataclass
+class _Candidate:
+    path: str
+    locator: str | None
+    item: Item | None = None
+    blob: bytes | None = None
+
+    def read(self) -> bytes:
+        if self.blob is not None:
+            return self.blob
+        assert self.item is not None
+        with self.item.open() as f:
+            return f.read(MAX_BYTES + 1)
+
+
+def _audio(
+    path: str,
+    hit: Hit,
+    data: bytes,
+    *,
+    offset: int | None,
+    length: int,
+    protection: str,
+    method: str | None,
+    locator: str | None = None,
+    key_path: str | None = None,
+) -> AudioRecord:
+    return AudioRecord(
+        path=path,
+        offset=offset,  # type: ignore[arg-type]  # None for a cell or value (locator says where)
+        length=length,
+        container=hit.container,
+        codec=hit.codec,
+        sha256=hit.sha256,
+        size=hit.length,
+        decodes=hit.decodes,
+        truncated=hit.truncated,
+        duration_s=hit.duration_s,
+        protection=protection,
+        method=method,
+        key_path=key_path,
+        locator=locator,
+        data=data[: hit.length],
+        extra=dict(hit.extra),
+    )
+
+
+class Analyser:
+    """One run over one source; ``stats`` counts what was tried (for tests and reports)."""
+
+    def __init__(
+        self, ctx: Context, *, max_keys: int = MAX_KEYS, max_trials: int = aes.MAX_TRIALS
+    ) -> None:
+        self.ctx = ctx
+        self.ring = KeyRing(max_keys)
+        self.max_trials = max_trials
+        self.candidates: list[_Candidate] = []
+        self.blob_bytes = 0
+        self.stats: Counter[str] = Counter()
+
+    def run(self) -> Iterator[Record]:
+        for item in self.ctx.glob("*"):
+            try:
+                yield from self._item(item)
+            except OSError as exc:
+                yield ProblemRecord(item.path, STAGE, f"cannot read stored copy: {exc}")
+        yield from self._aes_pass()
+
+    # --- pass 1: every stored file ----------------------------------------------------
+
+    def _item(self, item: Item) -> Iterator[Record]:
+        if item.size == 0:
+            return
+        with item.open() as f:
+            head = f.read(512)
+        kind = kind_of(item, head)
+        if kind == "sqlite" or (kind is not None and item.size <= MAX_STRUCTURED):
+            data = None if kind == "sqlite" else self._read(item)
+            found = 0
+            try:
+                for value in walk(item, kind, data, self.ctx):
+                    found += 1
+                    self.ring.add_value(value)
+                    yield from self._value(value)
+            except ValueError_ as exc:
+                yield ProblemRecord(item.path, STAGE, str(exc))
+            self.stats["structured"] += 1
+            if found or kind in ("sqlite", "plist"):
+                return
+        if item.size > MAX_BYTES:
+            yield ProblemRecord(
+                item.path,
+                STAGE,
+                f"{item.size} bytes: above the {MAX_BYTES}-byte bound for weak-protection "
+                "checks (carved only)",
+            )
+            return
+        data = self._read(item)
+        if explained(data):
+            self.stats["explained"] += 1
+            return
+        yield from self._file(item, data)
+
+    @staticmethod
+    def _read(item: Item) -> bytes:
+        with item.open() as f:
+            return f.read(MAX_BYTES + 1)
+
+    def _file(self, item: Item, data: bytes) -> Iterator[Record]:
+        path = item.path
+        self.stats["files"] += 1
+        try:
+            for dec in encodings.decodings(data):
+                hit = recovered(dec.data)
+                if hit is not None:
+                    yield _audio(
+                        path,
+                        hit,
+                        dec.data,
+                        offset=0,
+                        length=len(data),
+                        protection="encoded",
+                        method=dec.method,
+                    )
+                    return
+        except encodings.Bomb as exc:
+            yield ProblemRecord(path, STAGE, f"compressed stream not expanded: {exc}", offset=0)
+            return
+        found = prefix.recover(data)
+        if found is not None:
+            n, hit = found
+            rec = _audio(
+                path,
+                hit,
+                data[n:],
+                offset=n,
+                length=hit.length,
+                protection="obfuscated",
+                method=f"prefix(n={n})",
+            )
+            rec.data = None  # a plain slice of the stored file
+            yield rec
+            return
+        if not data.startswith(NOT_AUDIO):
+            self.stats["xor_tried"] += 1
+            rec_x = xor.recover(data)
+            if rec_x is not None:
+                yield _audio(
+                    path,
+                    rec_x.hit,
+                    rec_x.data,
+                    offset=0,
+                    length=len(data),
+                    protection="obfuscated",
+                    method=rec_x.method,
+                )
+                return
+        if aes.MIN_SIZE <= len(data) <= MAX_BYTES and high_entropy(data):
+            self.candidates.append(_Candidate(path, None, item=item))
+
+    def _value(self, value: Value) -> Iterator[Record]:
+        v = value.value
+        size = len(v) if isinstance(v, bytes) else len(v.encode("utf-8", "replace"))
+        if size < encodings.MIN_TEXT:
+            return
+        if isinstance(v, bytes):
+            hit = recovered(v)
+            if hit is not None:
+                yield _audio(
+                    value.path,
+                    hit,
+                    v,
+                    offset=None,
+                    length=size,
+                    protection="none",
+                    method=None,
+                    locator=value.locator,
+                )
+                return
+        try:
+            for dec in encodings.decodings(v):
+                hit = recovered(dec.data)
+                if hit is not None:
+                    yield _audio(
+                        value.path,
+                        hit,
+                        dec.data,
+                        offset=None,
+                        length=size,
+                        protection="encoded",
+                        method=dec.method,
+                        locator=value.locator,
+                    )
+                    return
+        except encodings.Bomb as exc:
+            yield ProblemRecord(
+                value.path, STAGE, f"compressed value not expanded: {exc}", locator=value.locator
+            )
+            return
+        if (
+            isinstance(v, bytes)
+            and size >= aes.MIN_SIZE
+            and self.blob_bytes + size <= MAX_BLOB_CANDIDATES
+            and high_entropy(v)
+        ):
+            self.blob_bytes += size
+            self.candidates.append(_Candidate(value.path, value.locator, blob=v))
+
+    # --- pass 2: keys against random-looking data ---------------------------------------
+
+    def _aes_pass(self) -> Iterator[Record]:
+        keys = self.ring.keys()
+        if self.ring.dropped:
+            yield ProblemRecord(
+                "",
+                STAGE,
+                f"{self.ring.dropped} candidate keys beyond the first {self.ring.limit} "
+                "(ranked by name and form) were not tried",
+            )
+        trials = 0
+        untried = 0
+        for cand in self.candidates:
+            data = cand.read()
+            self.stats["aes_candidates"] += 1
+            pkg = package_of(cand.path)
+            ordered = sorted(keys, key=lambda k: 0 if pkg and k.package == pkg else 1)
+            found = None
+            if keys and trials + len(ordered) > self.max_trials:
+                untried += 1
+            elif keys:
+                c = aes.Candidate(data)
+                for key in ordered:
+                    trials += 1
+                    found = aes.try_key(c, key)
+                    if found is not None:
+                        break
+            if found is not None:
+                yield from self._decrypted(cand, data, found)
+            elif cand.locator is None and voicemail_location(cand.path):
+                yield AudioRecord(
+                    path=cand.path,
+                    offset=0,
+                    length=len(data),
+                    container="raw",
+                    codec=None,
+                    sha256=cand.item.sha256 if cand.item else "",
+                    size=len(data),
+                    decodes=False,
+                    truncated=False,
+                    duration_s=None,
+                    protection="encrypted",
+                    method=None,
+                )
+        self.stats["aes_trials"] = trials
+        if untried:
+            yield ProblemRecord(
+                "",
+                STAGE,
+                f"key search stopped after {trials} key trials: {untried} random-looking "
+                "files or blobs were not tried",
+            )
+
+    def _decrypted(self, cand: _Candidate, data: bytes, found: aes.Recovery) -> Iterator[Record]:
+        key = found.key
+        yield _audio(
+            cand.path,
+            found.hit,
+            found.data,
+            offset=None if cand.locator else 0,
+            length=len(data),
+            protection="weak-encryption",
+            method=found.method,
+            locator=cand.locator,
+            key_path=key.path,
+        )
+        pkg = package_of(cand.path)
+        if pkg is not None and key.package == pkg:
+            where = cand.path + (f" ({cand.locator})" if cand.locator else "")
+            yield FindingRecord(
+                path=cand.path,
+                code="key-beside-ciphertext",
+                title="Encrypted voicemail audio with its key in the same app's storage",
+                detail=(
+                    f"The audio at {where} decrypts with a key stored by the same app at "
+                    f"{key.path} {key.note} ({key.form}); anyone holding this storage can "
+                    "play it."
+                ),
+                severity="high",
+                locator=cand.locator,
+                offset=None if cand.locator else 0,
+                key_path=key.path,
+                package=pkg,
+            )

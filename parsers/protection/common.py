@@ -1,0 +1,138 @@
+"""Shared tests for protected audio: does a head look like audio, is data random-looking,
+does a path lie where voicemail is kept, which app owns a path.
+
+The head test is deliberately cheap and loose (a magic number, or a plausible MPEG
+frame header): it only decides whether a candidate decoding deserves the expensive
+check, :func:`parsers.audio.carve.identify` with a full decode, which is what makes a
+recovered object ``decodes: true``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from parsers.audio.carve import Hit, identify
+
+MAX_BYTES = 64 << 20  # larger stored files are left to the carver (and said so)
+ENTROPY_HEAD = 4096
+HIGH_ENTROPY = 7.5  # bits per byte over the first ENTROPY_HEAD bytes
+
+_MAGICS = (b"#!AMR", b"ID3", b"OggS", b"fLaC", b"caff")
+
+# Heads of formats that are certainly not protected audio: skipped by the XOR search.
+NOT_AUDIO = (
+    b"SQLite format 3\x00",
+    b"bplist",
+    b"<?xml",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"PK\x03\x04",
+    b"dex\n",
+    b"\x7fELF",
+    b"%PDF",
+)
+
+
+def audio_head(head: bytes | bytearray | memoryview) -> bool:
+    """True when ``head`` starts like an audio container or an MPEG audio frame."""
+    h = bytes(head[:16])
+    if h.startswith(_MAGICS):
+        return True
+    if h[:4] in (b"RIFF", b"RF64") and h[8:12] in (b"WAVE", b"QLCM"):
+        return True
+    if h[:4] == b"FORM" and h[8:12] in (b"AIFF", b"AIFC"):
+        return True
+    if h[4:8] == b"ftyp":
+        return True
+    if len(h) >= 4 and h[0] == 0xFF and (h[1] & 0xE0) == 0xE0:
+        version, layer = (h[1] >> 3) & 3, (h[1] >> 1) & 3
+        bitrate, rate = h[2] >> 4, (h[2] >> 2) & 3
+        return version != 1 and layer != 0 and bitrate not in (0, 15) and rate != 3
+    return False
+
+
+def entropy(data: bytes | bytearray | memoryview) -> float:
+    """Shannon entropy in bits per byte."""
+    n = len(data)
+    if not n:
+        return 0.0
+    counts = Counter(bytes(data))
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def high_entropy(data: bytes) -> bool:
+    return len(data) >= 64 and entropy(data[:ENTROPY_HEAD]) > HIGH_ENTROPY
+
+
+def printable_ratio(data: bytes) -> float:
+    if not data:
+        return 0.0
+    text = sum(1 for b in data if 32 <= b < 127 or b in (9, 10, 13))
+    return text / len(data)
+
+
+def recovered(data: bytes) -> Hit | None:
+    """The audio object at the start of recovered bytes, only when it really decodes."""
+    if not audio_head(data):
+        return None
+    hit = identify(data)
+    if hit is None or not hit.decodes or hit.offset != 0:
+        return None
+    return hit
+
+
+def explained(data: bytes) -> bool:
+    """An audio object at offset 0 that covers most of the bytes: the carver's business."""
+    if not audio_head(data):
+        return False
+    hit = identify(data, decode=False)
+    return hit is not None and hit.length >= max(64, len(data) // 2)
+
+
+_PKG = re.compile(
+    r"^(?:data/data/|data/user/\d+/|data/user_de/\d+/|sdcard/Android/(?:data|obb|media)/"
+    r"|storage/emulated/\d+/Android/(?:data|obb|media)/)([A-Za-z0-9_.]+)/"
+    r"|^AppDomain(?:Group|Plugin)?-([^/]+)/|^containers/([^/]+)/"
+)
+
+
+def package_of(path: str) -> str | None:
+    m = _PKG.match(path)
+    if not m:
+        return None
+    return next(g for g in m.groups() if g)
+
+
+# Voicemail apps named by the reference (§2.2-2.6). Matching is by package folder.
+VOICEMAIL_PACKAGES = (
+    "com.google.android.dialer",
+    "com.android.dialer",
+    "com.android.phone",
+    "com.samsung.vvm",
+    "com.samsung.attvvm",
+    "com.att.mobile.android.vvm",
+    "com.att.visualvoicemail",
+    "com.tmobile.vvm.application",
+    "com.vzw.visualvoicemail",
+    "com.metropcs.service.vvm",
+    "com.mizmowireless.vvm",
+    "com.vna.service.vvm",
+    "com.dish.vvm",
+    "com.comcast.modesto.vvm.client",
+    "com.google.android.apps.googlevoice",
+)
+_VM_PATH = re.compile(
+    r"(^|/)app_voicemail-data/|(^|/)Library/Voicemail/|voicemail|vvm", re.IGNORECASE
+)
+
+
+def voicemail_location(path: str) -> bool:
+    """A place where voicemail audio is kept: a voicemail app's folder, the platform
+    provider's ``app_voicemail-data``, iOS ``Library/Voicemail``, or a path naming it."""
+    pkg = package_of(path)
+    if pkg is not None and (pkg in VOICEMAIL_PACKAGES or pkg.startswith("com.smithmicro.vvm")):
+        return True
+    return _VM_PATH.search(path) is not None
