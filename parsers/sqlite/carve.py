@@ -59,6 +59,7 @@ class Carved:
     confidence: float
     complete: bool = True
     guessed_first: bool = False  # the first stored column was solved or guessed
+    header_at: int | None = None  # where the surviving record header starts
 
 
 def _kinds(types: list[int]) -> list[str]:
@@ -362,6 +363,23 @@ class Carver:
                 )
                 if cand is not None:
                     yield cand
+        # (c) payload length and rowid took four bytes or more (both >= 128): the whole
+        # record header survived right after the overwritten bytes.
+        for q in (4, 5, 6):
+            try:
+                header_len, p = read_varint(page, pos + q, limit)
+                if not n + 1 <= header_len <= 1 + 9 * n:
+                    continue
+                types = self._read_types(page, p, n, limit)[0]
+            except SqliteFormatError:
+                continue
+            if sum(varint_len(t) for t in types) + varint_len(header_len) != header_len:
+                continue
+            cand = self._accept(
+                page, pos, pos + q, header_len, types, table, limit, CONF_HEADER_LOST
+            )
+            if cand is not None:
+                yield cand
         # (b) header-length byte and the first serial type lost (1-byte payload, 1-byte rowid).
         if n < 2:
             return
@@ -466,6 +484,18 @@ class Carver:
             conf,
             complete,
             guessed_first=hstart == pos + 2,
+            header_at=hstart,
+        )
+
+    def _explained_later(self, page, pos, end, owner, found: Carved | None) -> bool:
+        """Does a whole cell starting inside the "overwritten" bytes explain the header?
+
+        Then the intact reading, which keeps the rowid, should have it.
+        """
+        if found is None or found.header_at is None or found.header_at <= pos + 4:
+            return False
+        return any(
+            self.intact(page, s, end, owner) is not None for s in range(pos + 1, found.header_at)
         )
 
     # -- regions -----------------------------------------------------------------------
@@ -508,6 +538,8 @@ class Carver:
             ):
                 lim = min(end, exact) if exact is not None else end
                 found = self.freed(page, pos, lim, owner, exact)
+            if self._explained_later(page, pos, end, owner, found):
+                found = None
             if found is not None:
                 out.append(found)
                 pos = found.end

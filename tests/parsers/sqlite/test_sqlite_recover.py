@@ -253,3 +253,23 @@ def test_utf16_database_text_decodes(tmp_path: Path) -> None:
     assert [tuple(r.values) for r in rows_of(live_rows(db))][-4:] == sqlite_rows(db, "m")
     found = rows_of(recover(db))
     assert [r.values for r in found] == [[None, "Anrufer 3", "Nachricht Nr. 3"]]
+
+
+@pytest.mark.parametrize("rowid", [100, 150, 300, 20000])
+def test_freed_cell_with_large_rowid_and_payload(tmp_path: Path, rowid: int) -> None:
+    """Payload >= 128 and rowid >= 128: the varints fill the four overwritten bytes."""
+    db = tmp_path / "big-ids.db"
+    con = connect(db, secure_delete=False)
+    con.execute(TRANSCRIPT_SQL)
+    con.execute("BEGIN")
+    for i in (rowid - 2, rowid - 1, rowid, rowid + 1, rowid + 2):
+        text = f"transcript number {i} " * 8  # ~200 bytes: a two-byte payload length
+        con.execute("INSERT INTO transcript VALUES (?,?,?,?)", (i, i % 97, text, None))
+    con.execute("COMMIT")
+    con.execute("DELETE FROM transcript WHERE id = ?", (rowid,))
+    con.close()
+    found = rows_of(recover(db))
+    assert [r.values for r in found] == [
+        [None, rowid % 97, f"transcript number {rowid} " * 8, None]
+    ]
+    assert found[0].table == "transcript" and found[0].confidence >= 0.75
