@@ -74,7 +74,8 @@ def test_versions_name_the_encoders():
         for key in ("av", "libavcodec", "libvo-amrwbenc0", "sox"):
             assert versions[key] and versions[key] != "unknown", key
     assert "sqlite3" in android.versions()
-    assert android.VERSIONS is android.versions and pbx.VERSIONS is pbx.versions
+    assert android.versions() == android.VERSIONS and pbx.versions() == pbx.VERSIONS
+    assert codecs.VERSIONS["libvo-amrwbenc0"] == android.VERSIONS["libvo-amrwbenc0"]
 
 
 def test_encoders_make_real_audio():

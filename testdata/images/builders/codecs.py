@@ -109,4 +109,4 @@ def versions() -> dict[str, str]:
     }
 
 
-VERSIONS = versions
+VERSIONS: dict[str, str] = versions()  # the exact encoder versions this module uses

@@ -28,7 +28,7 @@ def versions() -> dict[str, str]:
     return {**audio.versions(), **codecs.versions()}
 
 
-VERSIONS = versions
+VERSIONS: dict[str, str] = versions()  # the exact encoder versions this module uses
 
 
 @dataclass(frozen=True)
