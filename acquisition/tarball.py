@@ -55,6 +55,9 @@ _TYPE_NAMES = {
     tarfile.LNKTYPE: "hard link",
 }
 _DECODER_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+# tarfile and the decompressors parse hostile bytes and can raise nearly anything
+# (ValueError, IndexError, UnicodeError, OverflowError...): wherever they meet archive
+# content we catch Exception and turn it into a Problem, so no traceback reaches the user.
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ def walk_tar_stream(
             encoding="utf-8",
             errors="surrogateescape",
         )
-    except (tarfile.TarError, *_DECODER_ERRORS) as exc:
+    except Exception as exc:
         yield fault_problem(f"not a readable tar stream: {exc}", 0)
         return
     walk = _Walk(tar.fileobj)
@@ -201,7 +204,7 @@ def walk_tar_stream(
             elif not reported:
                 yield fault_problem(f"archive truncated at tar offset {short.at}", short.at)
             break
-        except (tarfile.TarError, *_DECODER_ERRORS) as exc:
+        except Exception as exc:
             yield fault_problem(f"read error at tar offset {tar.offset}: {exc}", tar.offset)
             break
         walk.short_seen = False
@@ -252,7 +255,7 @@ def walk_tar_stream(
                 ),
                 start,
             )
-        except (tarfile.TarError, *_DECODER_ERRORS) as exc:
+        except Exception as exc:
             yield fault_problem(f"read error at tar offset {tar.offset}: {exc}", tar.offset)
             info = None
     if not reported and fault() is not None:
@@ -279,7 +282,7 @@ def _resync(tar: tarfile.TarFile) -> tarfile.TarInfo | None:
             return None
         except tarfile.HeaderError:
             continue
-        except (tarfile.TarError, *_DECODER_ERRORS):
+        except Exception:
             return None
 
 
@@ -294,7 +297,7 @@ def _trailing(tar: tarfile.TarFile) -> tuple[int, int] | None:
         while data := fileobj.read(READ_CHUNK):
             if first_nonzero is None and data.strip(b"\x00"):
                 first_nonzero = fileobj.tell() - len(data) + (len(data) - len(data.lstrip(b"\x00")))
-    except (tarfile.TarError, *_DECODER_ERRORS):
+    except Exception:
         return None  # the stream's own fault, if any, is reported by the caller
     if first_nonzero is None:
         return None
@@ -576,7 +579,7 @@ class TarSource(Source):
             if self.compression is None:
                 try:
                     tar = tarfile.open(fileobj=raw, mode="r:", tarinfo=_GuardedTarInfo)
-                except (tarfile.TarError, *_DECODER_ERRORS):
+                except Exception:
                     return
             else:
                 stream = _GuardedReader(
@@ -586,12 +589,12 @@ class TarSource(Source):
                 )
                 try:
                     tar = tarfile.open(fileobj=stream, mode="r|", tarinfo=_GuardedTarInfo)
-                except (tarfile.TarError, *_DECODER_ERRORS):
+                except Exception:
                     return
             while True:
                 try:
                     info = tar.next()
-                except (tarfile.TarError, *_DECODER_ERRORS):
+                except Exception:
                     return
                 if info is None:
                     return

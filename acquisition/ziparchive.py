@@ -94,7 +94,7 @@ class _CappedMember(io.RawIOBase):
             want = min(want, self._cap - self._done)
         try:
             data = self._inner.read(want)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        except Exception as exc:  # zipfile on hostile bytes can raise nearly anything
             raise EntryReadError(
                 f"{self._path}: corrupt zip member data after {self._done} bytes: {exc}",
                 self._offset,
@@ -203,6 +203,17 @@ def _scan_local_headers(path: Path, ratio: int, free: int) -> _Recovered:
             )
             name = f.read(nlen)
             extra = f.read(xlen)
+            if len(name) < nlen or len(extra) < xlen or not name:
+                found.problems.append(
+                    Problem(
+                        "",
+                        "acquire",
+                        f"{path}: local header at offset {pos} is cut or nameless; "
+                        "members after it cannot be recovered",
+                        pos,
+                    )
+                )
+                return found
             start = pos + _LOCAL.size + nlen + xlen
             usize, csize = _zip64_sizes(extra, usize, csize)
             next_pos: int | None = None
@@ -366,7 +377,9 @@ class ZipSource(Source):
         try:
             self._zip = zipfile.ZipFile(self.path)
             infos = self._zip.infolist()
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, struct.error) as exc:
+        except OSError as exc:
+            raise SourceUnavailable(f"{self.path}: {exc.strerror or exc}")
+        except Exception as exc:  # BadZipFile, NotImplementedError, IndexError... on hostile bytes
             if not self.probe(self.path):
                 raise NotRecognised(f"{self.path}: not a readable zip archive ({exc})")
             try:  # no usable central directory: recover members from their local headers
@@ -389,8 +402,6 @@ class ZipSource(Source):
                 ),
             )
             infos = self._recovered.infos
-        except OSError as exc:
-            raise SourceUnavailable(f"{self.path}: {exc.strerror or exc}")
         self._opened = True
         names = [info.filename for info in infos]
         self.members = len(names)
@@ -451,7 +462,7 @@ class ZipSource(Source):
             offset = info.header_offset
             named = namer.name(
                 info.filename,
-                is_dir=info.is_dir(),
+                is_dir=info.filename.endswith("/"),
                 offset=offset,
                 where=f"local header at offset {offset}",
             )
@@ -480,7 +491,7 @@ class ZipSource(Source):
                 "origin": named.origin,
                 "meta": meta,
             }
-            if info.is_dir():
+            if info.filename.endswith("/"):
                 yield Entry(kind=EntryKind.DIR, **common)
                 continue
             file_type = stat.S_IFMT(unix_mode)
@@ -565,13 +576,7 @@ class ZipSource(Source):
                 return cast(BinaryIO, _Refused(path, info.header_offset, why))
             try:
                 inner = self._open_member(info)
-            except (
-                zipfile.BadZipFile,
-                NotImplementedError,
-                zlib.error,
-                ValueError,
-                OSError,
-            ) as exc:
+            except Exception as exc:  # hostile member headers: anything zipfile may raise
                 raise EntryReadError(f"{path}: cannot open zip member: {exc}", info.header_offset)
             return cast(
                 BinaryIO, _CappedMember(cast(BinaryIO, inner), cap, path, info.header_offset, why)
@@ -585,6 +590,6 @@ class ZipSource(Source):
             try:
                 with self._open_member(info) as f:
                     target = f.read(_MAX_LINK).decode("utf-8", errors="backslashreplace")
-            except (zipfile.BadZipFile, NotImplementedError, zlib.error, ValueError, OSError):
+            except Exception:  # an unreadable link target is listed as unknown
                 target = None
         return Entry(kind=EntryKind.SYMLINK, link_target=target, **common)
