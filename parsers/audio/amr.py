@@ -10,10 +10,14 @@ How the rule can err (for the README):
 
 * Too short: a stream that really changes codec mode mid-way (AMR is adaptive; a
   network-side recording may switch rate) is cut at the first switch; a frame marked
-  bad (Q = 0) by the encoder also ends it.
-* Too long: bytes that follow the stream and happen to look like frames of the same mode
-  (a header byte of the right value at the right spacing, or a byte 0x7C, NO_DATA) are
-  swallowed; two header-less streams of the same mode written back to back merge.
+  bad (Q = 0) by the encoder, or a reserved frame type, also ends it. A stream whose
+  first frames have zero padding bits and a later frame not is cut there (no encoder
+  seen does this), and a stream that ends on a single SID or NO_DATA frame right after
+  speech, followed by other data, loses that last frame.
+* Too long: bytes after the stream that happen to form a frame of the same mode (right
+  header byte, zero padding bits) are swallowed: about 1 in 512 for 4.75 kbit/s
+  streams followed by random bytes, far less for modes with more padding bits. Two
+  header-less streams of the same mode back to back merge (AT&T's parts are meant to).
 * Truncation: a stream cut exactly at a frame boundary looks complete (``truncated`` is
   only set when the last header promises bytes past the data's end).
 """
@@ -50,38 +54,92 @@ FRAME_HEADER = BitStruct(
 )
 
 
+def _pad_masks(sizes: tuple[int, ...], bits: tuple[int, ...]) -> tuple[int, ...]:
+    """Per frame type, the padding bits of the frame's last byte (0: none or no payload)."""
+    return tuple(
+        (1 << ((sizes[ft] - 1) * 8 - bits[ft])) - 1 if ft < len(bits) else 0 for ft in range(16)
+    )
+
+
+# Payload bits per frame type (speech modes, then SID): 3GPP TS 26.101 / 26.201.
+NB_BITS = (95, 103, 118, 134, 148, 159, 204, 244, 39)
+WB_BITS = (132, 177, 253, 285, 317, 365, 397, 461, 477, 40)
+NB_PAD = _pad_masks(NB_SIZES, NB_BITS)
+WB_PAD = _pad_masks(WB_SIZES, WB_BITS)
+PAD_LEARN = 8  # frames with zero padding before a non-zero pad ends the stream
+
+
 def walk(
     buf: Buffer, p: int, wide: bool, channels: int = 1, max_frames: int | None = None
 ) -> tuple[int, int, int, bool]:
-    """Frames from ``p``: returns (end, frames, speech_frames, truncated)."""
+    """Frames from ``p``: returns (end, frames, speech_frames, truncated).
+
+    Beyond the header rules, two guards keep junk that follows a stream out of it:
+    once a stream has shown :data:`PAD_LEARN` frames whose padding bits are zero (every
+    encoder seen does this), a frame with non-zero padding ends it; and a single SID or
+    NO_DATA frame straight after speech that is followed by no valid frame is dropped
+    (a real DTX pause is a SID followed by NO_DATA frames).
+    """
     sizes = WB_SIZES if wide else NB_SIZES
     allowed = WB_ALLOWED if wide else NB_ALLOWED
     speech = WB_SPEECH if wide else NB_SPEECH
+    pads = WB_PAD if wide else NB_PAD
     n = len(buf)
     modes: list[int | None] = [None] * channels
     frames = speech_frames = 0
+    zero_pad: bool | None = None  # None while learning
+    zero_seen = 0
+    prev_speech = False
+    run_start = run_len = 0
+    run_after_speech = False
+    ended_on_invalid = False
     while p < n and (max_frames is None or frames < max_frames):
         block_end = p
         is_speech = False
+        ok = True
         for ch in range(channels):
             if block_end >= n:
                 return n, frames, speech_frames, True
             b = buf[block_end]
             ft = (b >> 3) & 0x0F
             if b & 0x83 or not b & 0x04 or ft not in allowed:
-                return p, frames, speech_frames, False
+                ok = False
+                break
             if ft in speech:
                 is_speech = True
                 if modes[ch] is None:
                     modes[ch] = ft
                 elif modes[ch] != ft:
-                    return p, frames, speech_frames, False
+                    ok = False
+                    break
             block_end += sizes[ft]
+            if pads[ft] and block_end <= n:
+                if buf[block_end - 1] & pads[ft]:
+                    if zero_pad:
+                        ok = False
+                        break
+                    zero_pad = False
+                else:
+                    zero_seen += 1
+                    if zero_pad is None and zero_seen >= PAD_LEARN:
+                        zero_pad = True
+        if not ok:
+            ended_on_invalid = True
+            break
         if block_end > n:
             return n, frames, speech_frames, True
+        if is_speech:
+            run_len = 0
+        else:
+            if run_len == 0:
+                run_start, run_after_speech = p, prev_speech
+            run_len += 1
+        prev_speech = is_speech
         frames += 1
         speech_frames += is_speech
         p = block_end
+    if ended_on_invalid and run_len == 1 and run_after_speech:
+        return run_start, frames - 1, speech_frames, False
     return p, frames, speech_frames, False
 
 

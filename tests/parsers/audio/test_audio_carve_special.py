@@ -250,3 +250,26 @@ def test_long_objects_decode_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> N
     hit = carve.identify(data)
     assert hit is not None and hit.decodes and hit.length == len(data)
     assert hit.duration_s is None and 0.5 <= hit.extra["decode_checked_s"] < 1.0
+
+
+def test_amr_junk_that_looks_like_one_more_frame_is_left_out() -> None:
+    f7 = bytes([0x3C]) + bytes(30) + b"\x10"  # 12.2 kbit/s, padding (low 4 bits) zero
+    data = amr.MAGIC_NB + f7 * 20
+    bad_pad = bytes([0x3C]) + bytes(30) + b"\x01"  # same mode, non-zero padding: junk
+    assert carve.identify(data + bad_pad + b"\xff", decode=False).length == len(data)
+    lone = bytes([0x7C])  # one NO_DATA byte straight after speech, then junk
+    assert carve.identify(data + lone + b"\xff", decode=False).length == len(data)
+    pause = bytes([0x44]) + bytes(5) + bytes([0x7C]) * 7  # a real DTX pause is kept
+    assert carve.identify(data + pause + b"\xff", decode=False).length == len(data + pause)
+    # a stream whose encoder does not zero its padding is not cut by that rule
+    odd = amr.MAGIC_NB + bad_pad * 20
+    assert carve.identify(odd + bad_pad + b"\xff", decode=False).length == len(odd + bad_pad)
+
+
+def test_amr_followed_by_random_junk_is_rarely_over_long() -> None:
+    data = samples.make("amr-nb")  # 4.75 kbit/s: one padding bit, the weakest case
+    over = sum(
+        carve.identify(data + junk(16, 1000 + i), decode=False).length != len(data)
+        for i in range(2000)
+    )
+    assert over <= 20  # about 1 in 512 (same mode and a zero padding bit by chance)
