@@ -25,12 +25,12 @@ from parsers.records import AudioRecord, FindingRecord, ProblemRecord, Voicemail
 ALL = {**android.IMAGES, **pbx.IMAGES}
 MY_PARSERS = (
     "android-calllog",
-    "google-dialer",
+    "google-",
     "vvm-credentials-prefs",
     "carrier-vvm",
     "asterisk",
     "raw-gsm",
-)
+)  # google-voice starts with "google"
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +141,7 @@ def test_parsers_over_built_android13(built, tmp_path):
         "google-dialer-db": ["VoicemailRecord"],
         "vvm-credentials-prefs": ["FindingRecord"],
         "carrier-vvm": ["AudioRecord"] * 2,
+        "google-voice": ["VoicemailRecord"],
     }
     vms = [r for r in out["android-calllog"] if isinstance(r, VoicemailRecord)]
     assert [(v.read, v.deleted, v.transcript is not None, bool(v.audio_refs)) for v in vms] == [

@@ -375,6 +375,58 @@ def dialer_prefs() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+# --- Google Voice (message_t protobufs, field numbers from ALEAPP) -------------------------
+
+GV = "data/data/com.google.android.apps.googlevoice"
+GV_VM_ID = "1f2e3d4c5b6a7988"
+GV_WORDS = ["Hey", ",", "it's", "Frank", "from", "the", "garage", "."]
+
+
+def _pb_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _pb(number: int, value: int | bytes | str, fixed32: bool = False) -> bytes:
+    if fixed32:
+        return _pb_varint(number << 3 | 5) + int(value).to_bytes(4, "little")  # type: ignore[arg-type]
+    if isinstance(value, int):
+        return _pb_varint(number << 3) + _pb_varint(value)
+    data = value.encode() if isinstance(value, str) else value
+    return _pb_varint(number << 3 | 2) + _pb_varint(len(data)) + data
+
+
+def gv_blob(mid: str, ms: int, kind: int, other: str, read: int, seconds: float, words=()) -> bytes:
+    import struct
+
+    blob = _pb(1, mid) + _pb(2, ms) + _pb(3, "+15555550177") + _pb(4, _pb(1, other))
+    blob += _pb(6, read)
+    if words:
+        blob += _pb(7, b"".join(_pb(2, _pb(1, w)) for w in words))
+    blob += _pb(9, struct.unpack("<I", struct.pack("<f", seconds))[0], fixed32=True)
+    return blob + _pb(13, kind)
+
+
+def google_voice_db() -> bytes:
+    ddl = (
+        "CREATE TABLE message_t (message_id TEXT PRIMARY KEY, conversation_id TEXT, "
+        "message_blob BLOB)"
+    )
+    rows = [
+        (GV_VM_ID, "t.+15551230007", gv_blob(GV_VM_ID, BASE_MS + 5 * 86_400_000, 3,
+                                              "+15551230007", 0, 1.5, GV_WORDS)),
+        ("aa00bb11cc22dd33", "t.+15551230008", gv_blob("aa00bb11cc22dd33",
+                                                        BASE_MS + 5 * 86_400_000 + 60_000, 5,
+                                                        "+15551230008", 1, 0.0)),
+    ]  # fmt: skip
+    return _sqlite_bytes([(ddl, ()), ("INSERT INTO message_t VALUES (?, ?, ?)", rows)], 1)
+
+
 def android13_files() -> dict[str, bytes]:
     """Evidence-relative path → bytes of the Android 13 extraction (``data/`` + shared)."""
     read_amr = _amr_nb(2.0, 11)
@@ -401,6 +453,10 @@ def android13_files() -> dict[str, bytes]:
         "data/data/com.samsung.vvm/files/.cache/3f9a1c0e": samsung,
         "data/media/0/Music/voicemail-shared-20231115_091300.amr": att_full,
         "data/media/0/Download/notes.txt": b"not audio\n",
+        f"{GV}/files/accounts/1/LegacyMsgDbInstance.db": google_voice_db(),
+        f"{GV}/cache/audio/{GV_VM_ID}": audio.encode(
+            audio.voice_pcm(1.5, 18, rate=16000), fmt="mp3", codec="libmp3lame", rate=16000
+        ),
     }
 
 
