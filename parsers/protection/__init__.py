@@ -26,11 +26,12 @@ from parsers.base import Context, Item
 from parsers.protection import aes, encodings, prefix, xor
 from parsers.protection.common import (
     MAX_BYTES,
-    NOT_AUDIO,
     explained,
     high_entropy,
+    known_other_format,
     package_of,
     recovered,
+    starts_with_audio,
     voicemail_location,
 )
 from parsers.protection.keyhunt import MAX_KEYS, KeyRing
@@ -192,20 +193,23 @@ class Analyser:
             rec.data = None  # a plain slice of the stored file
             yield rec
             return
-        if not data.startswith(NOT_AUDIO):
-            self.stats["xor_tried"] += 1
-            rec_x = xor.recover(data)
-            if rec_x is not None:
-                yield _audio(
-                    path,
-                    rec_x.hit,
-                    rec_x.data,
-                    offset=0,
-                    length=len(data),
-                    protection="obfuscated",
-                    method=rec_x.method,
-                )
-                return
+        if known_other_format(data):
+            return
+        if starts_with_audio(data):
+            return  # plain audio followed by more: the carver reports what is there
+        self.stats["xor_tried"] += 1
+        rec_x = xor.recover(data)
+        if rec_x is not None:
+            yield _audio(
+                path,
+                rec_x.hit,
+                rec_x.data,
+                offset=0,
+                length=len(data),
+                protection="obfuscated",
+                method=rec_x.method,
+            )
+            return
         if aes.MIN_SIZE <= len(data) <= MAX_BYTES and high_entropy(data):
             self.candidates.append(_Candidate(path, None, item=item))
 
@@ -253,6 +257,8 @@ class Analyser:
             and size >= aes.MIN_SIZE
             and self.blob_bytes + size <= MAX_BLOB_CANDIDATES
             and high_entropy(v)
+            and not known_other_format(v)
+            and not starts_with_audio(v)
         ):
             self.blob_bytes += size
             self.candidates.append(_Candidate(value.path, value.locator, blob=v))

@@ -33,7 +33,26 @@ NOT_AUDIO = (
     b"dex\n",
     b"\x7fELF",
     b"%PDF",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"7z\xbc\xaf",
+    b"wOFF",
+    b"wOF2",
 )
+
+
+def known_other_format(data: bytes) -> bool:
+    """A head that names a non-audio format (image, archive, database, compressed...)."""
+    return data.startswith(NOT_AUDIO) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def starts_with_audio(data: bytes) -> bool:
+    """An audio structure at offset 0 (however short): plain audio, not ciphertext."""
+    if not audio_head(data):
+        return False
+    hit = identify(data, decode=False)
+    return hit is not None and hit.length >= 256
 
 
 def audio_head(head: bytes | bytearray | memoryview) -> bool:
