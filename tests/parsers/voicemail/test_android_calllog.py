@@ -170,3 +170,51 @@ def test_real_andriller_calllog():
     assert status.extra["phone_account_id"] == "8944110068162711902F"
     assert status.extra["quota_total"] == -1
     assert (folder / "calllog.db").stat().st_size == 36864  # untouched
+
+
+def test_samsung_provider_and_logs_db(tmp_path, a13):
+    """Samsung's provider package keeps its own calllog.db and audio folder; Samsung's
+    LogsProvider keeps a ``logs`` table with the same type codes."""
+    sam = "data/data/com.samsung.android.providers.contacts"
+    sam_audio = "/data/user/0/com.samsung.android.providers.contacts/app_voicemail-data"
+    files = {
+        f"{sam}/databases/calllog.db": android.calllog_v12(sam_audio),
+        f"{sam}/app_voicemail-data/{android.VM_READ}": b"#!AMR\n" + b"\x3c" + b"\x00" * 31,
+        f"{sam}/app_voicemail-data/voicemail9": b"orphan",
+    }
+    root = write_tree(tmp_path, files)
+    logs = root / "data/data/com.sec.android.provider.logsprovider/databases/logs.db"
+    logs.parent.mkdir(parents=True)
+    conn = sqlite3.connect(logs)
+    conn.execute("CREATE TABLE logs (_id INTEGER PRIMARY KEY, number TEXT, date INTEGER, "
+                 "duration INTEGER, type INTEGER, m_content TEXT)")  # fmt: skip
+    conn.execute("INSERT INTO logs VALUES (7, '+15550000007', 1700000000000, 9, 4, NULL)")
+    conn.execute("INSERT INTO logs VALUES (8, '+15550000008', 1700000000000, 9, 2, 'sms')")
+    conn.commit()
+    conn.close()
+    records = _run(root, f"{sam}/databases/calllog.db")
+    vms = [r for r in records if isinstance(r, VoicemailRecord)]
+    assert vms[0].audio_refs == [AudioRef(f"{sam}/app_voicemail-data/{android.VM_READ}")]
+    assert [v.audio_refs for v in vms[1:]] == [[], [], [], []]  # only one file was copied
+    orphans = [r.path for r in records if isinstance(r, FindingRecord) and "without" in r.code]
+    assert orphans == [f"{sam}/app_voicemail-data/voicemail9"]
+    (vm,) = _run(root, str(logs.relative_to(root)))
+    assert (vm.locator, vm.caller, vm.duration_s) == (
+        "sqlite:table=logs,rowid=7",
+        "+15550000007",
+        9.0,
+    )
+
+
+def test_registry_routes_provider_paths():
+    from parsers import registry
+
+    for path in (
+        DB13,
+        "data/user_de/0/com.android.providers.contacts/databases/calllog_shadow.db",
+        "data/data/com.android.providers.contacts/databases/contacts2.db",
+        "x/data/data/com.samsung.android.providers.contacts/databases/calllog.db",
+    ):
+        names = [s.name for s in registry.parsers_for(path, b"SQLite format 3\x00")]
+        assert names == ["android-calllog"], path
+    assert registry.parsers_for(f"{AUDIO}/voicemail1", b"#!AMR\n") == []

@@ -96,3 +96,16 @@ def test_too_large_is_a_problem(tmp_path, monkeypatch):
     f.write_bytes(b"x" * 11)
     (p,) = _parse(tmp_path, "data/data/com.dish.vvm/files/big")
     assert isinstance(p, ProblemRecord) and "larger than 10" in p.message
+
+
+def test_base64_of_a_headerless_part(tmp_path):
+    part = audio.amr_nb(0.8, 9)[6:]
+    f = tmp_path / "data/data/com.att.mobile.android.vvm/files/vm_9_part2"
+    f.parent.mkdir(parents=True)
+    f.write_bytes(base64.b64encode(part))
+    (rec,) = _parse(tmp_path, "data/data/com.att.mobile.android.vvm/files/vm_9_part2")
+    assert (rec.container, rec.codec, rec.protection, rec.method) == (
+        "raw", "amr-nb", "encoded", "base64"
+    )  # fmt: skip
+    assert rec.data == part and rec.sha256 == hashlib.sha256(part).hexdigest()
+    assert (rec.offset, rec.length, rec.decodes) == (0, f.stat().st_size, True)
