@@ -211,7 +211,7 @@ def parse_gsm(item: Item, ctx: Context) -> Iterator[object]:
 
 # --- mailbox PINs ------------------------------------------------------------------------
 
-_INCLUDE = re.compile(r'^#\s*(try)?include\s+"?([^"]+?)"?\s*$')
+_INCLUDE = re.compile(r'^#\s*(try)?include\s+["<]?([^"<>]+?)[">]?\s*$')
 
 
 def _strip_comment(line: str) -> str:
@@ -331,7 +331,7 @@ def parse_voicemail_conf(item: Item, ctx: Context) -> Iterator[object]:
     yield from _conf_findings(item, ctx, [""], [item.path], [MAX_CONF_LINES])
 
 
-@register("asterisk-secret-conf", patterns=("*secret.conf",))
+@register("asterisk-secret-conf", patterns=("*/secret.conf", "secret.conf"))
 def parse_secret_conf(item: Item, ctx: Context) -> Iterator[object]:
     """``<context>/<mailbox>/secret.conf`` (``passwordlocation=spooldir``): ``password=``."""
     try:

@@ -191,3 +191,25 @@ def test_callerid_forms():
     assert m.split_callerid("<1234>") == ("1234", None)
     assert m.split_callerid("Unknown") == (None, None)
     assert m.split_callerid("5551234") == ("5551234", None)
+
+
+def test_glob_and_absolute_includes(tmp_path):
+    etc = tmp_path / "srv/etc/asterisk"
+    (etc / "users").mkdir(parents=True)
+    (etc / "voicemail.conf").write_text(
+        "[general]\nformat=wav\n[office]\n#include <users/*.conf>\n"
+        "#include /etc/asterisk/abs.conf\n#exec /bin/cat x\n"
+    )
+    (etc / "users/a.conf").write_text("2001 => 11,A\n")
+    (etc / "users/b.conf").write_text("2002 => 22,B\n2003 => ,no pin\n")
+    (etc / "abs.conf").write_text("2004 = 44,D\n")
+    (tmp_path / "client_secret.conf").write_text("password=x\n")
+    ctx = FolderContext(tmp_path)
+    out = list(m.parse_voicemail_conf(ctx.item("srv/etc/asterisk/voicemail.conf"), ctx))
+    assert [(f.path.rsplit("/", 2)[-2:], f.extra["mailbox"], f.extra["context"]) for f in out] == [
+        (["users", "a.conf"], "2001", "office"),
+        (["users", "b.conf"], "2002", "office"),
+        (["asterisk", "abs.conf"], "2004", "office"),
+    ]
+    names = [s.name for s in registry.parsers_for("client_secret.conf", b"password=x")]
+    assert "asterisk-secret-conf" not in names
