@@ -278,8 +278,8 @@ def read_prefs(item: Item) -> list[tuple[str, str]] | str:
         name = el.get("name")
         if name is None:
             continue
-        value = el.get("value") if el.get("value") is not None else (el.text or "")
-        entries.append((name, value))
+        value = el.get("value")
+        entries.append((name, value if value is not None else (el.text or "")))
     return entries
 
 

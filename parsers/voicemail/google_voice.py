@@ -60,6 +60,7 @@ def fields(data: bytes) -> Fields:
         number, wire = key >> 3, key & 7
         if number == 0:
             raise ProtoError(f"field number 0 at {pos}")
+        value: int | bytes
         if wire == 0:
             value, pos = _varint(data, pos)
         elif wire == 1:
