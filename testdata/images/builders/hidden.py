@@ -27,6 +27,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 from Crypto.Cipher import AES
 
 from builders import audio
@@ -70,7 +71,29 @@ _FORMATS = {
 
 
 def clip(kind: str, seed: int, seconds: float = 2.0) -> bytes:
-    return audio.encode(audio.voice_pcm(seconds, seed), **_FORMATS[kind])
+    """Real audio, muxed bit-exact (the Ogg muxer otherwise draws a random serial)."""
+    spec = dict(_FORMATS[kind])
+    fmt, codec, bit_rate = spec["fmt"], spec["codec"], spec.get("bit_rate")
+    pcm = audio.voice_pcm(seconds, seed)
+    rate = audio.SAMPLE_RATE
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt, container_options={"fflags": "+bitexact"}) as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        samples = stream.codec_context.frame_size or 160
+        step, pts = samples * 2, 0
+        for start in range(0, len(pcm), step):
+            frame = av.AudioFrame(format="s16", layout="mono", samples=samples)
+            frame.planes[0].update(pcm[start : start + step].ljust(step, b"\x00"))
+            frame.sample_rate, frame.pts = rate, pts
+            pts += samples
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buf.getvalue()
 
 
 def xor(data: bytes, key: bytes, upto: int | None = None) -> bytes:
