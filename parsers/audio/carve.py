@@ -236,6 +236,8 @@ def _clamp(mv: memoryview, pos: int, pr: Probe) -> Probe:
         return pr
     end = pos + pr.length
     for q, sig in _candidates(mv, pos + 1, end):
+        if sig.pattern is mp3.SYNC_RE:
+            continue  # bare MPEG frames are what a WAV or MP4 with MP3 audio holds
         try:
             other = sig.probe(mv, q)
         except Exception:

@@ -58,6 +58,11 @@ SPECS: dict[str, tuple[str, str, int, int, dict, str, str]] = {
     "wav-rf64": ("wav", "pcm_s16le", 8000, 1, {}, "wav", "pcm"),
     "caf": ("caf", "pcm_s16le", 8000, 1, {}, "caf", "pcm"),
     "caf-alac": ("caf", "alac", 16000, 1, {}, "caf", "alac"),
+    "caf-amr": ("caf", "libopencore_amrnb", 8000, 1, {}, "caf", "amr-nb"),
+    "flac-ogg": ("ogg", "flac", 16000, 1, {}, "ogg", "flac"),
+    "alac-m4a": ("ipod", "alac", 16000, 1, {}, "mp4", "alac"),
+    "mp3-wav": ("wav", "libmp3lame", 8000, 1, {}, "wav", "mp3"),
+    "mp3-mp4": ("mp4", "libmp3lame", 16000, 1, {}, "mp4", "mp3"),
 }
 
 
