@@ -273,3 +273,33 @@ def test_amr_followed_by_random_junk_is_rarely_over_long() -> None:
         for i in range(2000)
     )
     assert over <= 20  # about 1 in 512 (same mode and a zero padding bit by chance)
+
+
+def _ogg_page(flags: int, serial: int, seq: int, payload: bytes, granule: int = 0) -> bytes:
+    from parsers.audio import ogg
+
+    lacing = bytes([255] * (len(payload) // 255) + [len(payload) % 255])
+    head = b"OggS\0" + struct.pack("<BqIII", flags, granule, serial, seq, 0)
+    page = bytearray(head + bytes([len(lacing)]) + lacing + payload)
+    struct.pack_into("<I", page, 22, ogg.ogg_crc(bytes(page)))
+    return bytes(page)
+
+
+def test_ogg_speex_is_identified_and_walked_to_eos() -> None:
+    fields = struct.pack("<13i", 1, 80, 8000, 0, 4, 1, -1, 160, 0, 1, 0, 0, 0)
+    speex = b"Speex   " + b"1.2".ljust(20, b"\0") + fields  # an 80-byte Speex header
+    pages = _ogg_page(2, 77, 0, speex) + _ogg_page(0, 77, 1, b"\x05vendor")
+    pages += _ogg_page(4, 77, 2, bytes(range(100)), granule=160)
+    hit = carve.carve(junk(9, 16) + pages + junk(9, 17))[0]
+    assert (hit.offset, hit.length, hit.container, hit.codec) == (9, len(pages), "ogg", None)
+    assert hit.extra["codec_name"] == "speex" and hit.extra["pages"] == 3
+
+
+def test_ogg_page_with_a_bad_crc_ends_the_stream() -> None:
+    data = bytearray(samples.make("opus-ogg"))
+    first = 27 + data[26] + sum(data[27 : 27 + data[26]])
+    second = first + 27 + data[first + 26] + sum(data[first + 27 : first + 27 + data[first + 26]])
+    data[second - 1] ^= 0xFF  # corrupt the second page's payload
+    hit = carve.identify(bytes(data))
+    assert hit is not None and hit.length == first
+    assert hit.truncated and hit.extra["missing_eos"] and not hit.decodes
