@@ -14,7 +14,7 @@ from parsers.base import Item
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "testdata" / "images"))
 
-from builders import audio  # noqa: E402
+from builders import audio, hidden  # noqa: E402, F401
 
 FORMATS = {
     "amr": {"fmt": "amr", "codec": "libopencore_amrnb", "bit_rate": 12200},
