@@ -347,7 +347,7 @@ def carve_file(
     overlap = max(overlap, _MAX_MAGIC)
     gran = mmap.ALLOCATIONGRANULARITY
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+        size = f.seek(0, os.SEEK_END)  # also right for block devices (st_size is 0)
         end = size if stop is None else max(0, min(size, stop))
         resume = max(0, start)
         w = resume
