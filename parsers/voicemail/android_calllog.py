@@ -30,6 +30,7 @@ from parsers.records import AudioRef, FindingRecord, ProblemRecord, VoicemailRec
 from parsers.registry import register
 from parsers.sqlite_live import open_readonly_copy, table_columns, table_names
 from parsers.timeconv import unix_ms_to_iso
+from parsers.voicemail._deleted import Recovered, differs, recovered_rows
 
 VOICEMAIL_TYPE = 4
 STATE_DELETED = 1  # VoicemailContract.Voicemails.STATE_DELETED
@@ -107,9 +108,18 @@ def _flag(value: object) -> bool | None:
 
 
 def row_record(
-    item: Item, ctx: Context, table: str, row: dict[str, Any]
+    item: Item,
+    ctx: Context,
+    table: str,
+    row: dict[str, Any],
+    found: Recovered | None = None,
+    still_live: bool = False,
 ) -> tuple[VoicemailRecord, str | None]:
-    """One voicemail row → record (and the audio evidence path it names, if any)."""
+    """One voicemail row → record (and the audio evidence path it names, if any).
+
+    ``found`` is set for a row read back by our own SQLite reader (deleted, or an older
+    version of a live row): the record then points at the exact file, page and offset.
+    """
     rowid = row.pop("__rowid__", None)
     if rowid is None:
         rowid = row.get("_id")
@@ -123,11 +133,16 @@ def row_record(
         extra["audio_path"] = audio_path
         extra["audio_present"] = present
     deleted_flag = _flag(row.get("deleted"))
+    if found is not None:
+        extra["recovered_from"] = found.locator
     return (
         VoicemailRecord(
-            path=item.path,
+            path=found.path if found else item.path,
+            offset=found.offset if found else None,
+            recovered=found.recovered if found else "live",
+            confidence=found.confidence if found else None,
             platform="android",
-            locator=f"sqlite:table={table},rowid={rowid}",
+            locator=found.locator if found else f"sqlite:table={table},rowid={rowid}",
             caller=_text(row.get("number")),
             callee=_text(row.get("phone_account_address")),
             received_utc=unix_ms_to_iso(date),
@@ -137,7 +152,9 @@ def row_record(
             else None,
             transcript=_text(row.get("transcription")),
             read=_flag(row.get("is_read")),
-            deleted=bool(deleted_flag) or state == STATE_DELETED,
+            deleted=bool(deleted_flag)
+            or state == STATE_DELETED
+            or (found is not None and not still_live),
             audio_refs=[AudioRef(audio_path)] if present and audio_path else [],
             extra=extra,
         ),
@@ -205,10 +222,28 @@ def parse_database(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterat
         yield ProblemRecord(item.path, "parse", f"table {table} has no 'type' column")
         return
     linked: set[str] = set()
+    live: dict[Any, dict[str, Any]] = {}
     query = f'SELECT rowid, * FROM "{table}" WHERE type = ? ORDER BY rowid'
     for values in conn.execute(query, (VOICEMAIL_TYPE,)):
         row = dict(zip(["__rowid__", *columns], values, strict=False))
+        live[row["__rowid__"]] = dict(row)
         record, audio = row_record(item, ctx, table, row)
+        if audio:
+            linked.add(audio)
+        yield record
+    for found in recovered_rows(item, ctx, (table,)):
+        if isinstance(found, ProblemRecord):
+            yield found
+            continue
+        if found.row.get("type") != VOICEMAIL_TYPE:
+            continue
+        rowid = found.row.get("_id")
+        current = live.get(rowid)
+        if current is not None and not differs(found.row, current):
+            continue
+        record, audio = row_record(
+            item, ctx, table, dict(found.row), found, still_live=current is not None
+        )
         if audio:
             linked.add(audio)
         yield record

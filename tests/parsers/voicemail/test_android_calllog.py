@@ -218,3 +218,35 @@ def test_registry_routes_provider_paths():
         names = [s.name for s in registry.parsers_for(path, b"SQLite format 3\x00")]
         assert names == ["android-calllog"], path
     assert registry.parsers_for(f"{AUDIO}/voicemail1", b"#!AMR\n") == []
+
+
+def test_deleted_voicemail_row_is_recovered(tmp_path, a13):
+    """The provider deletes the row (and the file): the row's bytes stay in the page."""
+    root = tmp_path / "src"
+    shutil.copytree(a13, root)
+    db = root / DB13
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA secure_delete=OFF")
+    conn.execute("DELETE FROM calls WHERE _id = 3")
+    conn.commit()
+    conn.close()
+    records = _run(root, DB13)
+    vms = [r for r in records if isinstance(r, VoicemailRecord)]
+    live = [v for v in vms if v.recovered == "live"]
+    gone = [v for v in vms if v.recovered != "live"]
+    assert [v.locator for v in live] == [f"sqlite:table=calls,rowid={i}" for i in (2, 4, 5, 6)]
+    assert len(gone) == 1
+    (old,) = gone
+    assert (old.caller, old.received_utc, old.deleted, old.read) == (
+        "+15551230002",
+        "2023-11-15T22:13:20Z",
+        True,
+        False,
+    )
+    assert old.recovered in ("freeblock", "freelist", "unallocated")
+    assert old.path == DB13 and isinstance(old.offset, int) and 0 < old.confidence <= 1
+    assert old.locator.startswith("db:page=") and "table=calls" in old.locator
+    # Its audio file is still there and the recovered row names it: not an orphan.
+    assert old.audio_refs == [AudioRef(f"{AUDIO}/{android.VM_UNREAD_WB}")]
+    orphans = [r.path for r in records if isinstance(r, FindingRecord) and "without" in r.code]
+    assert orphans == [f"{AUDIO}/{android.VM_ORPHAN}"]
