@@ -89,16 +89,6 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
         capture, version, flags, _granule, serial, _seq, crc, nseg = _PAGE.unpack_from(buf, p)
         if capture != b"OggS" or version != 0 or flags & 0xF8:
             break
-        if p + 27 + nseg > n:
-            truncated = True
-            p = n
-            break
-        lacing = bytes(buf[p + 27 : p + 27 + nseg])
-        end = p + 27 + nseg + sum(lacing)
-        if end > n:
-            truncated = True
-            p = n
-            break
         if pages == 0 and not flags & 0x02:
             return None  # a stream starts with a BOS page
         if flags & 0x02:
@@ -106,9 +96,20 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
                 break  # every stream ended: a new (chained) file starts here
             if serial in open_streams:
                 break
-            open_streams.add(serial)
         elif serial not in open_streams:
             break
+        if p + 27 + nseg > n:
+            truncated = True
+            p = n
+            break
+        lacing = bytes(buf[p + 27 : p + 27 + nseg])
+        end = p + 27 + nseg + sum(lacing)
+        if end > n:
+            truncated = True  # (a page that cannot be CRC-checked: a soft end)
+            p = n
+            break
+        if flags & 0x02:
+            open_streams.add(serial)
         page = bytearray(buf[p:end])
         page[22:26] = b"\0\0\0\0"
         if ogg_crc(bytes(page)) != crc:
@@ -129,4 +130,5 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
         truncated = True  # the walk stopped before the stream's EOS page
         extra["missing_eos"] = True
     extra["pages"] = pages
-    return Probe(p - pos, "ogg", codec, truncated, pages >= 2, "ogg", extra)
+    overran = truncated and p == n and not extra.get("missing_eos")
+    return Probe(p - pos, "ogg", codec, truncated, pages >= 2, "ogg", extra, soft_end=overran)

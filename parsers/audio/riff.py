@@ -129,8 +129,10 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
     p = pos + 12
     data_size64 = None
     if rid == b"RF64":
-        if n - p < 8 + DS64.sizeof() or bytes(buf[p : p + 4]) != b"ds64":
-            return Probe(n - pos, container, None, True, False)
+        if n - p < 8 + DS64.sizeof():
+            return Probe(n - pos, container, None, True, False, soft_end=True)
+        if bytes(buf[p : p + 4]) != b"ds64":
+            return None  # RF64 must open with its 64-bit sizes
         ds = DS64.parse(bytes(buf[p + 8 : p + 8 + DS64.sizeof()]))
         size, data_size64 = ds.riff_size, ds.data_size
     declared = None if size in _UNSET else pos + 8 + size + (size & 1)
