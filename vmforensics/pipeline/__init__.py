@@ -22,7 +22,13 @@ from vmforensics.case import Case
 from vmforensics.clock import now_iso
 from vmforensics.context import ScanContext
 from vmforensics.errors import EXIT_INPUT, EXIT_OK
-from vmforensics.pipeline.analyse import carve_in_place, carve_items, run_parsers, to_lines
+from vmforensics.pipeline.analyse import (
+    carve_in_place,
+    carve_items,
+    recover_protected,
+    run_parsers,
+    to_lines,
+)
 from vmforensics.pipeline.ingest import ingest
 from vmforensics.progress import Progress
 
@@ -188,6 +194,7 @@ def _analyse(
     ctx = ScanContext(got.items, case.tmp / "parse", source.kind)
     records = run_parsers(ctx, sid, progress)
     records += carve_items(ctx.items(), sid, progress)
+    records += recover_protected(ctx, sid, progress)
     in_place: dict[str, Path] = {}
     for ent in got.in_place:
         in_place[ent.path] = Path(ent.meta["in_place"])

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from parsers import registry
+from parsers import protection, registry
 from parsers.audio import carve as audio_carve
 from parsers.base import Item
 from parsers.records import AudioRecord, FindingRecord, ProblemRecord, VoicemailRecord
@@ -46,6 +46,15 @@ def run_parsers(ctx: ScanContext, sid: str, progress: Progress) -> list[object]:
                 records.append(ProblemRecord(item.path, "parse", message))
         progress.advance()
     return records
+
+
+def recover_protected(ctx: ScanContext, sid: str, progress: Progress) -> list[object]:
+    """Weakly protected audio (encodings, XOR, AES with keys found in the same source)."""
+    progress.stage(f"{sid}: undoing weak protection", None)
+    try:
+        return list(protection.analyse(ctx))
+    except Exception as exc:  # a bug here must not lose the rest of the source
+        return [ProblemRecord("", "recover", f"protection analysis failed: {exc}")]
 
 
 def carve_items(items: list[Item], sid: str, progress: Progress) -> list[object]:
