@@ -289,11 +289,17 @@ class Carver:
         best: Carved | None = None
         best_rank: tuple = ()
         for table in self._ordered(owner):
-            n = len(table.stored_columns())
+            cols = table.stored_columns()
+            n = len(cols)
+            # Two informative columns are too little evidence on their own: such a
+            # reading must also end where its freeblock, region or a next cell begins.
+            thin = n - sum(c.rowid_alias for c in cols) <= 2
             for cand in self._freed_for(page, pos, limit, table, n, exact_end):
                 if not _plausible(cand.values) or _weirdness(cand.values):
                     continue
                 cont, slack = self._continuation(page, cand.end, limit, owner, exact_end, lookahead)
+                if thin and cont < 2:
+                    continue
                 if cand.guessed_first and cand.confidence < CONF_ALIAS:
                     cand.confidence = min(
                         cand.confidence,

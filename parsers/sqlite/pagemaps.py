@@ -79,21 +79,45 @@ class PageOwners:
 
 
 class Bloom:
-    """A Bloom filter: no false negatives, a false-positive rate fixed by its size."""
+    """A scalable Bloom filter: no false negatives, about 1e-5 false positives.
 
-    def __init__(self, bits: int) -> None:
-        self._bits = max(1 << 16, 1 << (bits - 1).bit_length())
-        self._mask = self._bits - 1
-        self._buf = bytearray(self._bits // 8)
+    Each stage holds 32 bits per key with 8 probes; when a stage is full a new one of
+    twice the capacity is added, so memory follows the number of keys (4 bytes each)
+    without knowing it in advance.
+    """
 
-    def _positions(self, key: bytes):
-        digest = hashlib.blake2b(key, digest_size=16).digest()
-        for i in range(0, 16, 4):
-            yield int.from_bytes(digest[i : i + 4], "little") & self._mask
+    BITS_PER_KEY = 32
+    PROBES = 8
+
+    def __init__(self, capacity: int = 1 << 14) -> None:
+        self._stages: list[tuple[bytearray, int]] = []
+        self._count = 0
+        self._capacity = 0
+        self._next = max(1024, capacity)
+
+    def _grow(self) -> None:
+        bits = 1 << (self._next * self.BITS_PER_KEY - 1).bit_length()
+        self._stages.append((bytearray(bits // 8), bits - 1))
+        self._capacity += self._next
+        self._next *= 2
+
+    @classmethod
+    def _probes(cls, key: bytes) -> list[int]:
+        digest = hashlib.blake2b(key, digest_size=4 * cls.PROBES).digest()
+        return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, len(digest), 4)]
 
     def add(self, key: bytes) -> None:
-        for p in self._positions(key):
-            self._buf[p >> 3] |= 1 << (p & 7)
+        if self._count >= self._capacity:
+            self._grow()
+        self._count += 1
+        buf, mask = self._stages[-1]
+        for p in self._probes(key):
+            p &= mask
+            buf[p >> 3] |= 1 << (p & 7)
 
     def __contains__(self, key: bytes) -> bool:
-        return all(self._buf[p >> 3] & (1 << (p & 7)) for p in self._positions(key))
+        probes = self._probes(key)
+        for buf, mask in self._stages:
+            if all(buf[(p & mask) >> 3] & (1 << (p & mask & 7)) for p in probes):
+                return True
+        return False

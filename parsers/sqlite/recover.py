@@ -61,6 +61,21 @@ def _norm(value: object) -> object:
     return value
 
 
+def _masked(table: Table, values: list[object]) -> list[object]:
+    """Values with the rowid alias blanked: a freed copy has lost its rowid."""
+    return [
+        None if col.rowid_alias else v for col, v in zip(table.columns, values, strict=False)
+    ] + list(values[len(table.columns) :])
+
+
+def _live_keys(table: Table, values: list[object]) -> list[bytes]:
+    masked = _masked(table, values)
+    keys = [_key_bytes(table.name, masked)]
+    if not (table.columns and table.columns[0].rowid_alias):
+        keys.append(_key_bytes(table.name, masked[1:], tail=True))
+    return keys
+
+
 def _key_bytes(table: str | None, values: list[object], tail: bool = False) -> bytes:
     return repr((tail, table, tuple(_norm(v) for v in values))).encode("utf-8", "replace")
 
@@ -119,11 +134,18 @@ class _Recovery:
         if live is None:
             return False
         table = carved.table
-        name = table.name if table else None
-        partial = carved.guessed_first or not carved.complete
-        maybe = _key_bytes(name, carved.values) in live or _key_bytes(None, carved.values) in live
-        if not maybe and partial and table is not None:
-            maybe = _key_bytes(name, carved.values[1:], tail=True) in live
+        candidates = [table] if table is not None else self.carver.tables
+        maybe = False
+        for cand in candidates:
+            if len(cand.columns) != len(carved.values):
+                continue
+            masked = _masked(cand, carved.values)
+            maybe = _key_bytes(cand.name, masked) in live or (
+                (carved.guessed_first or not carved.complete)
+                and _key_bytes(cand.name, masked[1:], tail=True) in live
+            )
+            if maybe:
+                break
         if not maybe:
             return False
         if carved.rowid is None or table is None or table.without_rowid:
@@ -156,8 +178,7 @@ class _Recovery:
                 db.usable, db.encoding, [db.master, *tables, *dropped], self._fetch_overflow
             )
         last = max(db.page_count, db.db_file_pages)
-        # about ten bits per possible row: false "live" answers stay below 1 in 10^4
-        self.live = Bloom(max(db.page_count, 1) * 1024)
+        self.live = Bloom()
         owner = PageOwners(last)
         tree_seen = PageBitmap(last)
         overflow_used = PageBitmap(last)
@@ -290,9 +311,8 @@ class _Recovery:
     def _live(self, row: LiveRow) -> RecoveredRow | None:
         values = to_columns(row.table, row.values, row.rowid)
         if self.live is not None:
-            self.live.add(_key_bytes(row.table.name, values))
-            self.live.add(_key_bytes(None, values))
-            self.live.add(_key_bytes(row.table.name, values[1:], tail=True))
+            for key in _live_keys(row.table, values):
+                self.live.add(key)
         if not self.include_live:
             return None
         return RecoveredRow(
