@@ -288,3 +288,34 @@ def test_members_after_a_corrupt_header_are_recovered(tmp_path):
     assert len(problems) == 1
     assert problems[0].offset == b_header
     assert f"next valid header at tar offset {b_header + 1024}" in problems[0].message
+
+
+def test_detection_goes_by_content_not_name(tmp_path):
+    """The archive sources' probes, in the application's probe order, pick by content."""
+    from acquisition.android_backup import AndroidBackupSource
+    from acquisition.detect import open_source
+    from acquisition.folder import FolderSource
+    from acquisition.ziparchive import ZipSource
+
+    tar = make_tar(tmp_path / "backup.ab", [("a", b"x")])
+    tgz = make_tar(tmp_path / "photo.jpg", [("a", b"x")], compression="gz")
+    ab = tmp_path / "archive.tar"
+    ab.write_bytes(b"ANDROID BACKUP\n5\n0\nnone\n" + tar.read_bytes())
+    zpath = tmp_path / "x.tar.gz"
+    import zipfile
+
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("a", b"x")
+    (tmp_path / "dir.zip").mkdir()
+    expected = {
+        tar: TarSource,
+        tgz: TarSource,
+        ab: AndroidBackupSource,
+        zpath: ZipSource,
+        tmp_path / "dir.zip": FolderSource,
+    }
+    for path, cls in expected.items():
+        assert type(open_source(str(path))) is cls, path
+    plain_gz = tmp_path / "notes.tar.gz"
+    plain_gz.write_bytes(gzip.compress(b"not a tar at all" * 64))
+    assert type(open_source(str(plain_gz))).__name__ == "RawImageSource"
