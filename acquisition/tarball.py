@@ -570,7 +570,11 @@ class TarSource(Source):
         if found is None:
             raise NotRecognised(f"{self.path}: not a tar archive")
         self.compression = None if found == "plain" else found
-        self.layout = classify(self._names())
+        names = self._names()
+        try:
+            self.layout = classify(names)
+        finally:
+            names.close()  # stopped early at an Android marker: release the file now
         kind = "fs-extraction" if self.layout.name != "generic" else "folder"
         self.kind = kind  # type: ignore[misc]  # per instance: decided by the content
 

@@ -319,3 +319,16 @@ def test_detection_goes_by_content_not_name(tmp_path):
     plain_gz = tmp_path / "notes.tar.gz"
     plain_gz.write_bytes(gzip.compress(b"not a tar at all" * 64))
     assert type(open_source(str(plain_gz))).__name__ == "RawImageSource"
+
+
+def test_undecodable_member_names_survive(tmp_path):
+    info = tarfile.TarInfo("caf\udce9.txt")
+    info.size = 4
+    buf = io.BytesIO()
+    with tarfile.open(
+        fileobj=buf, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8", errors="surrogateescape"
+    ) as tar:
+        tar.addfile(info, io.BytesIO(b"name"))
+    (tmp_path / "latin.tar").write_bytes(buf.getvalue())
+    _entries, problems, content = read_all(TarSource(tmp_path / "latin.tar"))
+    assert content == {"caf\\xe9.txt": b"name"} and problems == []
