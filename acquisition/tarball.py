@@ -23,7 +23,7 @@ import os
 import posixpath
 import tarfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, cast
@@ -578,7 +578,7 @@ class TarSource(Source):
         kind = "fs-extraction" if self.layout.name != "generic" else "folder"
         self.kind = kind  # type: ignore[misc]  # per instance: decided by the content
 
-    def _names(self) -> Iterator[str]:
+    def _names(self) -> Generator[str, None, None]:
         with open(self.path, "rb") as raw:
             if self.compression is None:
                 try:
