@@ -54,6 +54,8 @@ def analyse(ctx: Context) -> Iterator[Record]:
 class _Candidate:
     path: str
     locator: str | None
+    head: bytes
+    size: int
     item: Item | None = None
     blob: bytes | None = None
 
@@ -211,7 +213,7 @@ class Analyser:
             )
             return
         if aes.MIN_SIZE <= len(data) <= MAX_BYTES and high_entropy(data):
-            self.candidates.append(_Candidate(path, None, item=item))
+            self.candidates.append(_Candidate(path, None, data[: aes.HEAD], len(data), item=item))
 
     def _value(self, value: Value) -> Iterator[Record]:
         v = value.value
@@ -261,7 +263,9 @@ class Analyser:
             and not starts_with_audio(v)
         ):
             self.blob_bytes += size
-            self.candidates.append(_Candidate(value.path, value.locator, blob=v))
+            self.candidates.append(
+                _Candidate(value.path, value.locator, v[: aes.HEAD], size, blob=v)
+            )
 
     # --- pass 2: keys against random-looking data ---------------------------------------
 
@@ -274,48 +278,43 @@ class Analyser:
                 f"{self.ring.dropped} candidate keys beyond the first {self.ring.limit} "
                 "(ranked by name and form) were not tried",
             )
-        trials = 0
-        untried = 0
-        for cand in self.candidates:
-            data = cand.read()
-            self.stats["aes_candidates"] += 1
-            pkg = package_of(cand.path)
-            ordered = sorted(keys, key=lambda k: 0 if pkg and k.package == pkg else 1)
-            found = None
-            if keys and trials + len(ordered) > self.max_trials:
-                untried += 1
-            elif keys:
-                c = aes.Candidate(data)
-                for key in ordered:
-                    trials += 1
-                    found = aes.try_key(c, key)
-                    if found is not None:
-                        break
+        cands = self.candidates
+        self.stats["aes_candidates"] = len(cands)
+        if not cands:
+            return
+        per_key = len(cands)
+        usable = keys[: max(0, self.max_trials // per_key)]
+        self.stats["aes_keys"] = len(usable)
+        self.stats["aes_trials"] = len(usable) * per_key
+        batch = aes.Batch([(c.head, c.size) for c in cands])
+        solved = aes.search(batch, usable, lambda i: cands[i].read())
+        if len(usable) < len(keys):
+            yield ProblemRecord(
+                "",
+                STAGE,
+                f"key search stopped after {len(usable) * per_key} key trials: "
+                f"{len(keys) - len(usable)} of {len(keys)} keys were not tried on "
+                f"{per_key} random-looking files or blobs",
+            )
+        for i, cand in enumerate(cands):
+            found = solved.get(i)
             if found is not None:
-                yield from self._decrypted(cand, data, found)
+                yield from self._decrypted(cand, cand.read(), found)
             elif cand.locator is None and voicemail_location(cand.path):
                 yield AudioRecord(
                     path=cand.path,
                     offset=0,
-                    length=len(data),
+                    length=cand.size,
                     container="raw",
                     codec=None,
                     sha256=cand.item.sha256 if cand.item else "",
-                    size=len(data),
+                    size=cand.size,
                     decodes=False,
                     truncated=False,
                     duration_s=None,
                     protection="encrypted",
                     method=None,
                 )
-        self.stats["aes_trials"] = trials
-        if untried:
-            yield ProblemRecord(
-                "",
-                STAGE,
-                f"key search stopped after {trials} key trials: {untried} random-looking "
-                "files or blobs were not tried",
-            )
 
     def _decrypted(self, cand: _Candidate, data: bytes, found: aes.Recovery) -> Iterator[Record]:
         key = found.key

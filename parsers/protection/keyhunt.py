@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from parsers.protection.common import package_of
 from parsers.protection.values import Value
 
-MAX_KEYS = 512
+MAX_KEYS = 4096
 KEY_SIZES = (16, 24, 32)
 MAX_STRING = 128
 MIN_STRING = 4
