@@ -180,3 +180,23 @@ def test_junk_after_magic_never_decodes(case: str, soxdir: Path) -> None:
     for seed in range(5):
         blob = data[:keep] + junk(5000, 100 + seed)
         assert not any(h.decodes for h in carve.carve(blob)), seed
+
+
+def _vocabulary() -> tuple[set, set]:
+    import json
+
+    path = samples.SHARED / "schema" / "artifacts.schema.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    props = json.loads(path.read_text())["properties"]
+    return set(props["container"]["enum"]), set(props["codec"]["enum"])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_names_are_the_schema_vocabulary(case: str, soxdir: Path) -> None:
+    containers, codecs = _vocabulary()
+    data, _container, _codec = load(case, soxdir)
+    for decode in (True, False):
+        for h in carve.carve(data, decode=decode):
+            rec = carve.to_record(h, "x")
+            assert rec.container in containers and rec.codec in codecs
