@@ -4,6 +4,7 @@ with junk after the magic — on samples made here with PyAV and SoX and on corp
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import shutil
 import subprocess
@@ -183,8 +184,6 @@ def test_junk_after_magic_never_decodes(case: str, soxdir: Path) -> None:
 
 
 def _vocabulary() -> tuple[set, set]:
-    import json
-
     path = samples.SHARED / "schema" / "artifacts.schema.json"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
@@ -200,3 +199,4 @@ def test_names_are_the_schema_vocabulary(case: str, soxdir: Path) -> None:
         for h in carve.carve(data, decode=decode):
             rec = carve.to_record(h, "x")
             assert rec.container in containers and rec.codec in codecs
+            json.dumps(rec.extra)  # plain JSON values only
