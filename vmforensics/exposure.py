@@ -33,8 +33,9 @@ _PKG = re.compile(
     r"|^AppDomain(?:Group|Plugin)?-([^/]+)/|^containers/([^/]+)/"
 )
 _SPOOL = re.compile(
-    r"(^|/)(var/spool/asterisk/|voicemail/[^/]+/[^/]+/(INBOX|Old|Urgent|Deleted"
-    r"|Work|Family|Friends|Cust[1-5]|tmp)/)"
+    r"(^|/)(var/spool/asterisk/|etc/asterisk/|voicemail/[^/]+/[^/]+/"
+    r"(INBOX|Old|Urgent|Deleted|Work|Family|Friends|Cust[1-5]|tmp)/)"
+    r"|(^|/)[^/]+/[^/]+/(INBOX|Old|Urgent|Deleted|Work|Family|Friends|Cust[1-5])/msg\d{4}\."
 )
 _LOGS = re.compile(
     r"(^|/)(crash/|CrashReporter/|tombstones/|anr/|dropbox/|bugreport)"

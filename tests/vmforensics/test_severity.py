@@ -52,3 +52,10 @@ def test_exposure_and_package_from_paths():
     for path, (exposure, package) in cases.items():
         assert (exposure_of(path), package_of(path)) == (exposure, package), path
     assert exposure_of("anything", "raw-image") == "unknown"
+
+
+def test_spool_scanned_directly_is_server_spool():
+    assert exposure_of("default/1001/INBOX/msg0000.wav") == "server-spool"
+    assert exposure_of("voicemail/default/1001/Old/msg0001.WAV") == "server-spool"
+    assert exposure_of("etc/asterisk/voicemail.conf") == "server-spool"
+    assert exposure_of("photos/2024/INBOX/img.jpg") == "unknown"
