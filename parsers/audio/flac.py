@@ -115,15 +115,49 @@ def frame_header(buf: Buffer, p: int, streaminfo_block: int) -> tuple[int, int, 
     return q + 1 - p, block, num[0], variable
 
 
-def _crc16_end(buf: Buffer, p: int, start: int, stop: int) -> int | None:
-    """First position e in [start, stop] where the CRC-16 of buf[p:e] is zero."""
+def _crc16_ends(buf: Buffer, p: int, start: int, stop: int) -> list[int]:
+    """Every position e in [start, stop] where the CRC-16 of buf[p:e] is zero."""
     c = 0
+    ends = []
     data = bytes(buf[p:stop])
     for i, b in enumerate(data):
         c = ((c << 8) & 0xFFFF) ^ _CRC16[(c >> 8) ^ b]
         if c == 0 and p + i + 1 >= start:
-            return p + i + 1
-    return None
+            ends.append(p + i + 1)
+    return ends
+
+
+def _frame_decodes(streaminfo: bytes, frame: bytes, block: int) -> bool:
+    """Whether FFmpeg decodes ``frame`` alone into ``block`` samples.
+
+    A frame cut short (at a CRC-16 that is zero by chance inside it) makes the decoder
+    read past its end, which FFmpeg refuses ("overread").
+    """
+    try:
+        import av
+
+        ctx = av.CodecContext.create("flac", "r")
+        ctx.extradata = streaminfo
+        return sum(f.samples for f in ctx.decode(av.Packet(frame))) == block
+    except Exception:
+        return False
+
+
+def _last_frame_end(
+    buf: Buffer, p: int, start: int, stop: int, streaminfo: bytes, block: int
+) -> int | None:
+    """Where the frame at ``p`` ends, when no next frame header says so.
+
+    The CRC-16 footer checks at the true end, and also, about once in 65536 bytes, by
+    chance inside the frame: when it checks at several places, the first one at which
+    the frame decodes alone is the end.
+    """
+    ends = _crc16_ends(buf, p, start, stop)
+    if len(ends) > 1:
+        for e in ends:
+            if _frame_decodes(streaminfo, bytes(buf[p:e]), block):
+                return e
+    return ends[0] if ends else None
 
 
 def probe(buf: Buffer, pos: int) -> Probe | None:
@@ -136,7 +170,8 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
         return None
     if p + 4 + 34 > n:
         return Probe(n - pos, "flac", "flac", True, False, "flac", {})
-    si = STREAMINFO.parse(bytes(buf[p + 4 : p + 38])).bits
+    streaminfo = bytes(buf[p + 4 : p + 38])
+    si = STREAMINFO.parse(streaminfo).bits
     if si.sample_rate == 0 or si.min_block < 16 or si.max_block < si.min_block:
         return None
     extra = {
@@ -184,7 +219,8 @@ def probe(buf: Buffer, pos: int) -> Probe | None:
                 i = window.find(sync, i + 1)
         if nxt is None:
             stop = min(n, p + max_frame + 2)
-            e = _crc16_end(buf, p, p + max(hlen + 2, min_frame), stop)
+            start = p + max(hlen + 2, min_frame)
+            e = _last_frame_end(buf, p, start, stop, streaminfo, block)
             if e is None:
                 truncated = True
                 if stop >= n:
