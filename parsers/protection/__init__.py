@@ -64,7 +64,7 @@ class _Candidate:
             return self.blob
         assert self.item is not None
         with self.item.open() as f:
-            return f.read(MAX_BYTES + 1)
+            return f.read(min(self.item.size, MAX_BYTES) + 1)
 
 
 def _audio(
@@ -158,11 +158,14 @@ class Analyser:
     @staticmethod
     def _read(item: Item) -> bytes:
         with item.open() as f:
-            return f.read(MAX_BYTES + 1)
+            return f.read(min(item.size, MAX_BYTES) + 1)
 
     def _file(self, item: Item, data: bytes) -> Iterator[Record]:
         path = item.path
         self.stats["files"] += 1
+        other = known_other_format(data)
+        if other and not data.startswith(b"\x1f\x8b"):
+            return  # an image, archive, database...: only gzip may hide audio here
         try:
             for dec in encodings.decodings(data):
                 hit = recovered(dec.data)
@@ -195,9 +198,7 @@ class Analyser:
             rec.data = None  # a plain slice of the stored file
             yield rec
             return
-        if known_other_format(data):
-            return
-        if starts_with_audio(data):
+        if other or starts_with_audio(data):
             return  # plain audio followed by more: the carver reports what is there
         self.stats["xor_tried"] += 1
         rec_x = xor.recover(data)

@@ -95,7 +95,7 @@ def decompressed(data: bytes) -> Iterator[Decoded]:
 
 
 def _text_kind(s: bytes) -> str | None:
-    if len(s) % 2 == 0 and _HEX.fullmatch(s[:HEAD_CHARS]):
+    if _HEX.fullmatch(s[:HEAD_CHARS]):
         return "hex"
     if _B64.fullmatch(s[:HEAD_CHARS]):
         return "base64"
@@ -116,25 +116,25 @@ def text_decodings(text: bytes | str) -> Iterator[Decoded]:
     """Binary readings of a base64 (standard or URL-safe, lines, padding or not; a
     ``data:`` URI) or hex text, only when the head decodes to something audio-like or
     compressed-audio-like. Yields the whole decoded bytes."""
-    raw = text.encode("ascii", "ignore") if isinstance(text, str) else bytes(text)
-    m = _DATA_URI.match(raw.lstrip()[:200])
-    if m:
-        raw = raw.lstrip()[m.end() :]
-    s = raw.translate(None, _WS)
-    if len(s) < MIN_TEXT:
+    raw = text.encode("ascii", "ignore") if isinstance(text, str) else text
+    lead = raw[:200]
+    m = _DATA_URI.match(lead.lstrip())
+    start = len(lead) - len(lead.lstrip()) + m.end() if m else 0
+    # decide on the head alone: a large binary file costs two small slices, not copies
+    probe = raw[start : start + 2 * HEAD_CHARS].translate(None, _WS)[:HEAD_CHARS]
+    if len(probe) < MIN_TEXT:
         return
-    kind = _text_kind(s)
+    kind = _text_kind(probe)
     if kind is None:
         return
-    head_len = HEAD_CHARS - HEAD_CHARS % 4
     try:
         if kind == "hex":
-            head = bytes.fromhex(s[:HEAD_CHARS].decode())
+            head = bytes.fromhex(probe[: len(probe) - len(probe) % 2].decode())
         else:
-            head = _b64(s[:head_len].rstrip(b"="), kind == "base64url")
+            head = _b64(probe[: len(probe) - len(probe) % 4].rstrip(b"="), kind == "base64url")
     except (binascii.Error, ValueError):
         return
-    worth = audio_head(head) or any(m != "deflate" for m, _ in _streams(head[:4]))
+    worth = audio_head(head) or any(meth != "deflate" for meth, _ in _streams(head[:4]))
     if not worth:
         # raw deflate has no header: peek at what it would give
         try:
@@ -144,10 +144,11 @@ def text_decodings(text: bytes | str) -> Iterator[Decoded]:
             worth = False
     if not worth:
         return
+    s = raw[start:].translate(None, _WS)
     full = _B64.fullmatch(s) if kind == "base64" else None
     try:
         if kind == "hex":
-            if not _HEX.fullmatch(s):
+            if len(s) % 2 or not _HEX.fullmatch(s):
                 return
             data = bytes.fromhex(s.decode())
         elif kind == "base64":
