@@ -17,19 +17,20 @@ from acquisition.detect import open_source
 from acquisition.errors import AcquisitionError
 from chain_of_custody.hashing import hash_file
 from chain_of_custody.listing import Listing, snapshot
+from parsers.audio import carve as audio_carve
 from vmforensics.artifacts import dedupe_sorted, encode_line, error_line
 from vmforensics.case import Case
 from vmforensics.clock import now_iso
 from vmforensics.context import ScanContext
 from vmforensics.errors import EXIT_INPUT, EXIT_OK
 from vmforensics.pipeline.analyse import (
-    carve_in_place,
     carve_items,
     recover_protected,
     run_parsers,
     to_lines,
 )
 from vmforensics.pipeline.ingest import ingest
+from vmforensics.pipeline.raw import carve_image
 from vmforensics.progress import Progress
 
 
@@ -155,7 +156,7 @@ def _source_record(
         "location": location,
         "location_resolved": resolved,
         "description": source.describe(),
-        "hashes_before": _container_hashes(location, opts),
+        "hashes_before": _container_hashes(location, opts, source),
         "hashes_after": None,
         "listing_before": before.digest if before is not None else None,
         "listing_after": None,
@@ -172,10 +173,12 @@ def _case_kind(source: Source) -> str:
     return str(describe_kind() if callable(describe_kind) else source.kind)
 
 
-def _container_hashes(location: str, opts: ScanOptions) -> dict[str, str] | None:
+def _container_hashes(
+    location: str, opts: ScanOptions, source: Source | None = None
+) -> dict[str, str] | None:
     """Single-file containers are hashed whole; folders are covered by per-file hashes."""
-    if not os.path.isfile(location):
-        return None
+    if not os.path.isfile(location) or (source is not None and source.kind == "raw-image"):
+        return None  # folders: per-file hashes; raw images: hashed while carved
     algorithms = ("sha256", "sha1", "md5") if opts.legacy_hashes else ("sha256",)
     digests, size = hash_file(location, algorithms)
     return {**digests, "size": str(size)}
@@ -198,10 +201,7 @@ def _analyse(
     in_place: dict[str, Path] = {}
     for ent in got.in_place:
         in_place[ent.path] = Path(ent.meta["in_place"])
-        try:
-            records += carve_in_place(ent.meta["in_place"], ent.path)
-        except Exception as exc:
-            got.lines.append(error_line(ent.path, "carve", f"carving failed: {exc}", sid))
+        records += _carve_raw(ent, sid, opts, record, got.lines, progress)
     lines = got.lines + to_lines(
         case, records, sid, ctx, got.origins, source.kind, sdir / "derived.jsonl", in_place
     )
@@ -211,6 +211,28 @@ def _analyse(
         got.bytes,
     )
     return lines
+
+
+def _carve_raw(
+    ent: Any,
+    sid: str,
+    opts: ScanOptions,
+    record: dict[str, Any],
+    errors: list[dict[str, Any]],
+    progress: Progress,
+) -> list[object]:
+    """A raw image: hashed and carved in the same pass over the file, both cores."""
+    algorithms = ("sha256", "sha1", "md5") if opts.legacy_hashes else ("sha256",)
+    progress.stage(f"{sid}: carving {ent.path} in place", ent.size)
+    raw = carve_image(ent.meta["in_place"], algorithms, on_span=progress.advance)
+    record["hashes_before"] = {**raw.digests, "size": str(raw.size)}
+    for start, stop, why in raw.failures:
+        errors.append(
+            error_line(
+                ent.path, "carve", f"bytes {start}-{stop} not carved: {why}", sid, offset=start
+            )
+        )
+    return [audio_carve.to_record(hit, ent.path) for hit in raw.hits]
 
 
 def _finish(

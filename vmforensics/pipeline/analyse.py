@@ -73,11 +73,6 @@ def carve_items(items: list[Item], sid: str, progress: Progress) -> list[object]
     return records
 
 
-def carve_in_place(path: str, evidence_path: str) -> list[object]:
-    hits = list(audio_carve.carve_file(path))
-    return [audio_carve.to_record(hit, evidence_path) for hit in hits]
-
-
 def to_lines(
     case: Case,
     records: list[object],

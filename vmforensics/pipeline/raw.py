@@ -1,0 +1,81 @@
+"""Raw images (disk or partition images, memory dumps, unknown blobs), carved in place.
+
+The image is never copied. The main process reads it once, in order, hashing every byte
+(SHA-256; MD5 and SHA-1 with ``--legacy-hashes``); each span it has just read is handed
+to a worker that maps the same, now cached, pages and carves them, so both cores carve
+while the file is read from disk once. Spans overlap nothing: a worker only reports
+objects that *start* in its span (they may run past it), and an object reported by the
+previous span swallows any hit found inside it.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from chain_of_custody.hashing import MultiHasher
+from parsers.audio import carve as audio_carve
+
+SPAN = 64 << 20
+READ = 8 << 20
+
+
+@dataclass
+class RawResult:
+    hits: list[Any] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
+    size: int = 0
+    failures: list[tuple[int, int, str]] = field(default_factory=list)  # (start, stop, why)
+
+
+def _carve_span(path: str, start: int, stop: int) -> tuple[int, int, list[Any], str | None]:
+    try:
+        return start, stop, list(audio_carve.carve_file(path, start=start, stop=stop)), None
+    except Exception as exc:
+        return start, stop, [], f"{type(exc).__name__}: {exc}"
+
+
+def _hash_span(f: Any, start: int, stop: int, hasher: MultiHasher) -> None:
+    gran = mmap.ALLOCATIONGRANULARITY
+    base = (start // gran) * gran
+    with mmap.mmap(f.fileno(), stop - base, offset=base, access=mmap.ACCESS_READ) as mm:
+        for pos in range(start - base, stop - base, READ):
+            hasher.update(mm[pos : min(pos + READ, stop - base)])
+
+
+def carve_image(
+    path: str,
+    algorithms: tuple[str, ...],
+    *,
+    workers: int = 2,
+    on_span: Callable[[int], None] | None = None,
+) -> RawResult:
+    result = RawResult()
+    hasher = MultiHasher(algorithms)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        result.size = size
+        futures: list[Future[tuple[int, int, list[Any], str | None]]] = []
+        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            for start in range(0, size, SPAN):
+                stop = min(size, start + SPAN)
+                _hash_span(f, start, stop, hasher)
+                futures.append(pool.submit(_carve_span, path, start, stop))
+                if on_span:
+                    on_span(stop - start)
+            outcomes = [fut.result() for fut in futures]
+    result.digests = hasher.hexdigests()
+    reach = 0
+    for start, stop, hits, failure in sorted(outcomes, key=lambda o: o[0]):
+        if failure:
+            result.failures.append((start, stop, failure))
+        for hit in sorted(hits, key=lambda h: h.offset):
+            if hit.offset < reach:
+                continue  # inside an object the previous span already reported whole
+            result.hits.append(hit)
+            reach = max(reach, hit.offset + hit.length)
+    return result
