@@ -258,6 +258,7 @@ def _scan(
     base: int,
     decode: bool,
     extend: Callable[[int, _Signature], Hit | None] | None = None,
+    problems: list[tuple[int, str]] | None = None,
 ) -> Iterator[Hit]:
     gen = _candidates(mv, start, stop)
     resume: int | None = None
@@ -269,7 +270,9 @@ def _scan(
         resume = None
         try:
             pr = sig.probe(mv, pos)
-        except Exception:
+        except Exception as exc:  # a bug meeting hostile bytes: say where, go on
+            if problems is not None:
+                problems.append((base + pos, f"{sig.probe.__module__}: {exc!r}"))
             pr = None
         if pr is None or pr.length <= 0:
             continue
@@ -285,12 +288,21 @@ def _scan(
 
 
 def carve(
-    buf: BufferLike, *, base: int = 0, decode: bool = True, limit: int | None = None
+    buf: BufferLike,
+    *,
+    base: int = 0,
+    decode: bool = True,
+    limit: int | None = None,
+    problems: list[tuple[int, str]] | None = None,
 ) -> list[Hit]:
-    """Every audio object in ``buf``, in offset order, non-overlapping."""
+    """Every audio object in ``buf``, in offset order, non-overlapping.
+
+    ``problems``, when given, collects (offset, message) for candidates whose structure
+    could not be read (never expected; the scan goes on past them).
+    """
     with _view(buf) as mv:
         hits: list[Hit] = []
-        for hit in _scan(mv, 0, len(mv), base=base, decode=decode):
+        for hit in _scan(mv, 0, len(mv), base=base, decode=decode, problems=problems):
             hits.append(hit)
             if limit is not None and len(hits) >= limit:
                 break
@@ -328,6 +340,7 @@ def carve_file(
     start: int = 0,
     stop: int | None = None,
     on_window: Callable[[memoryview], None] | None = None,
+    problems: list[tuple[int, str]] | None = None,
 ) -> Iterator[Hit]:
     """Hits in a file of any size, read through mmap windows (offsets are file offsets).
 
@@ -340,7 +353,8 @@ def carve_file(
     so a pool can split one file between workers; a worker's first hits may then lie
     inside an object that the previous range's worker reports whole: drop those.
     ``on_window`` gets every byte of [start, stop) once, in order, as the scan reads it
-    (to hash the file in the same pass); it must not keep the view.
+    (to hash the file in the same pass); it must not keep the view. ``problems`` as for
+    :func:`carve`, with file offsets.
     """
     if window < 1:
         raise ValueError("window must be positive")
@@ -391,6 +405,7 @@ def carve_file(
                             base=map_off,
                             decode=decode,
                             extend=extend,
+                            problems=problems,
                         ):
                             resume = hit.offset + max(1, hit.length)
                             yield hit

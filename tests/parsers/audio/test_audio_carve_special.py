@@ -346,3 +346,20 @@ def test_flac_last_frame_with_a_chance_crc_match_inside(monkeypatch: pytest.Monk
         chance += any(len(e) > 1 for e in seen)
     if not chance:
         pytest.skip("this FFmpeg's FLAC encoder no longer produces the chance CRC match")
+
+
+def test_a_failing_probe_is_reported_with_its_offset(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(buf, pos):  # type: ignore[no-untyped-def]
+        raise ValueError("boom")
+
+    sigs = [
+        carve._Signature(s.pattern, s.size, s.delta, broken if s.probe is amr.probe else s.probe)
+        for s in carve.SIGNATURES
+    ]
+    monkeypatch.setattr(carve, "SIGNATURES", tuple(sigs))
+    monkeypatch.setattr(carve, "_HS_LOCAL", __import__("threading").local())
+    problems: list[tuple[int, str]] = []
+    data = b"xyz" + samples.make("amr-nb") + samples.make("wav-pcm")
+    hits = carve.carve(data, base=100, problems=problems)
+    assert [h.container for h in hits] == ["wav"]  # the scan went on
+    assert problems == [(103, f"{broken.__module__}: ValueError('boom')")]
