@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_COMPONENT = 120
+MAX_SUFFIX = 1_000_000
 
 
 def safe_component(name: str) -> str:
@@ -38,26 +40,37 @@ class SafeNamer:
         self._dirs: set[str] = set()
 
     def name(self, path: str, *, prefix: str = "") -> str:
-        parts = [safe_component(p) for p in path.split("/") if p not in ("",)] or ["_"]
-        base = "/".join(parts)
-        candidate = base
-        n = 1
-        while self._taken(prefix + candidate):
-            n += 1
-            head, _, last = base.rpartition("/")
-            stem, dot, ext = last.rpartition(".")
-            last = f"{stem}_{n}.{ext}" if dot and stem else f"{last}_{n}"
-            candidate = f"{head}/{last}" if head else last
-        full = prefix + candidate
+        parts = [safe_component(p) for p in path.split("/") if p] or ["_"]
+        # A folder component may not be a name already handed out to a file ...
+        for i in range(len(parts) - 1):
+            parts[i] = self._free(
+                parts[i], lambda c, i=i: self._key(prefix, parts[:i], c) in self._files
+            )
+        # ... and the file itself may be neither a used file nor a used folder.
+        parts[-1] = self._free(
+            parts[-1],
+            lambda c: (
+                self._key(prefix, parts[:-1], c) in self._files
+                or self._key(prefix, parts[:-1], c) in self._dirs
+            ),
+        )
+        full = prefix + "/".join(parts)
         self._files.add(full.lower())
         segs = full.lower().split("/")
         for i in range(1, len(segs)):
             self._dirs.add("/".join(segs[:i]))
         return full
 
-    def _taken(self, full: str) -> bool:
-        low = full.lower()
-        if low in self._files or low in self._dirs:
-            return True
-        segs = low.split("/")
-        return any("/".join(segs[:i]) in self._files for i in range(1, len(segs)))
+    @staticmethod
+    def _key(prefix: str, head: list[str], last: str) -> str:
+        return (prefix + "/".join([*head, last])).lower()
+
+    @staticmethod
+    def _free(component: str, taken: Callable[[str], bool]) -> str:
+        candidate = component
+        for n in range(2, MAX_SUFFIX):
+            if not taken(candidate):
+                return candidate
+            stem, dot, ext = component.rpartition(".")
+            candidate = f"{stem}_{n}.{ext}" if dot and stem else f"{component}_{n}"
+        raise ValueError(f"no free name for {component!r}")

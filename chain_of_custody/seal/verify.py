@@ -494,8 +494,13 @@ def _check_custody(root: Path, report: Report, fields: dict[str, str] | None) ->
         if entry.get("prev_sha256") != prev:
             report.fail(
                 "custody",
-                "broken link: prev_sha256 is not the previous line's hash "
-                "(edited, reordered or deleted entry)",
+                (
+                    f"broken link: prev_sha256 is not the hash of line {number - 1} "
+                    f"(line {number - 1} edited, or entries deleted or reordered)"
+                    if number > 1
+                    else "broken link: line 1 is not chained to custody/genesis.json "
+                    "(edited, or entries deleted or reordered)"
+                ),
                 file=name,
                 line=number,
                 expected=prev,
