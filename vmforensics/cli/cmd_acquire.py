@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from acquisition.base import Source
 from vmforensics.case import Case
@@ -40,41 +39,20 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def _is_android(spec: str, ios_udids: set[str]) -> bool:
-    return spec not in ios_udids
-
-
 def build_source(args: argparse.Namespace, case: Case, password: str | None) -> Source:
-    from acquisition.android_device.discovery import default_key_dir
-    from acquisition.ios_device.devices import list_devices as ios_devices
-
-    def on_command(text: str) -> None:
-        case.event("device-command", {"device": args.device, "command": text}, sync=False)
+    from vmforensics.devices import build_device_source
 
     def on_prompt(text: str) -> None:
-        case.event("device-prompt", {"device": args.device, "prompt": text}, sync=False)
         print(f">>> {text}", file=sys.stderr, flush=True)
 
-    workdir = case.tmp / "acquire"
-    try:
-        udids = {d.get("serial") for d in ios_devices(probe=False)}
-    except Exception:
-        udids = set()
-    common: dict[str, Any] = {
-        "workdir": workdir,
-        "profile": args.profile,
-        "password": password,
-        "on_command": on_command,
-        "on_prompt": on_prompt,
-    }
-    if args.device in udids:
-        from acquisition.ios_device.source import IosDeviceSource
-
-        return IosDeviceSource(args.device, **common)
-    from acquisition.android_device.source import AndroidDeviceSource
-
-    key_dir = Path(args.adb_key_dir) if args.adb_key_dir else default_key_dir()
-    return AndroidDeviceSource(args.device, key_dir=key_dir, **common)
+    return build_device_source(
+        args.device,
+        case,
+        profile=args.profile,
+        password=password,
+        on_prompt=on_prompt,
+        key_dir=Path(args.adb_key_dir) if args.adb_key_dir else None,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
