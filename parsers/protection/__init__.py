@@ -26,6 +26,7 @@ from parsers.base import Context, Item
 from parsers.protection import aes, encodings, prefix, xor
 from parsers.protection.common import (
     MAX_BYTES,
+    compressed,
     explained,
     high_entropy,
     known_other_format,
@@ -213,7 +214,7 @@ class Analyser:
                 method=rec_x.method,
             )
             return
-        if aes.MIN_SIZE <= len(data) <= MAX_BYTES and high_entropy(data):
+        if aes.MIN_SIZE <= len(data) <= MAX_BYTES and high_entropy(data) and not compressed(data):
             self.candidates.append(_Candidate(path, None, data[: aes.HEAD], len(data), item=item))
 
     def _value(self, value: Value) -> Iterator[Record]:
@@ -261,6 +262,7 @@ class Analyser:
             and self.blob_bytes + size <= MAX_BLOB_CANDIDATES
             and high_entropy(v)
             and not known_other_format(v)
+            and not compressed(v)
             and not starts_with_audio(v)
         ):
             self.blob_bytes += size
@@ -271,7 +273,8 @@ class Analyser:
     # --- pass 2: keys against random-looking data ---------------------------------------
 
     def _aes_pass(self) -> Iterator[Record]:
-        keys = self.ring.keys()
+        owners = {pkg for c in self.candidates if (pkg := package_of(c.path))}
+        keys = self.ring.keys(owners)
         if self.ring.dropped:
             yield ProblemRecord(
                 "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from collections import Counter
 
 from parsers.audio.carve import Hit, identify
@@ -45,6 +46,20 @@ NOT_AUDIO = (
 def known_other_format(data: bytes) -> bool:
     """A head that names a non-audio format (image, archive, database, compressed...)."""
     return data.startswith(NOT_AUDIO) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def compressed(data: bytes) -> bool:
+    """A zlib stream whose first 256 output bytes inflate cleanly: compressed data (of
+    something that is not audio), not ciphertext. Random bytes with a valid zlib header
+    almost never get that far (a back-reference past the start of output fails)."""
+    h = data[:2]
+    if len(h) < 2 or h[0] & 0x0F != 8 or h[0] >> 4 > 7 or ((h[0] << 8) | h[1]) % 31:
+        return False
+    try:
+        out = zlib.decompressobj(15).decompress(data[:4096], 256)
+    except zlib.error:
+        return False
+    return len(out) >= 256
 
 
 def starts_with_audio(data: bytes) -> bool:

@@ -133,9 +133,15 @@ class KeyRing:
     def __len__(self) -> int:
         return len(self._by_material)
 
-    def keys(self) -> list[Key]:
-        """At most ``limit`` keys, best-ranked first."""
-        return sorted(self._by_material.values(), key=self._rank)[: self.limit]
+    def keys(self, prefer: set[str] | None = None) -> list[Key]:
+        """At most ``limit`` keys, best-ranked first; keys of the ``prefer`` packages (the
+        apps that hold candidate ciphertext) before all others."""
+        wanted = prefer or set()
+        ranked = sorted(
+            self._by_material.values(),
+            key=lambda k: (0 if k.package in wanted else 1, *self._rank(k)),
+        )
+        return ranked[: self.limit]
 
     @property
     def dropped(self) -> int:

@@ -8,6 +8,7 @@ import json
 import plistlib
 import random
 import sqlite3
+import zlib
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,14 @@ def test_key_cap_is_reported(tmp_path):
     files = {f"{PKG}/shared_prefs/decoys.xml": prefs_xml(decoys(40, 5))}
     records = list(Analyser(make_ctx(tmp_path, files), max_keys=10).run())
     assert any("were not tried" in r.message for r in records if isinstance(r, ProblemRecord))
+
+
+def test_compressed_or_image_data_in_voicemail_location_is_not_encrypted(tmp_path):
+    rng = random.Random(11)
+    noise = bytes(rng.randrange(256) for _ in range(30000))
+    files = {
+        f"{PKG}/cache/photo.jpg": b"\xff\xd8\xff\xe0" + noise,
+        f"{PKG}/cache/payload.z": zlib.compress(noise),
+        f"{PKG}/cache/archive.zip": b"PK\x03\x04" + noise,
+    }
+    assert audio_records(run(tmp_path, files)) == []
