@@ -28,7 +28,8 @@ from parsers.protection.common import recovered
 
 MAX_PERIOD = 32
 MIN_CHECKS = 2
-SAMPLE = 1 << 15  # bytes used for period statistics
+SAMPLE = 1 << 15  # bytes used for column statistics
+LAG_SAMPLE = 1 << 13  # bytes used to find the period
 STRUCT_CHECK = 1 << 16  # bytes de-obfuscated for the cheap structure check
 PREFIX_LENGTHS = (16, 32, 48, 64, 128, 256, 512, 1024, 4096)
 MAX_VERIFY = 8  # full decodes per file at most
@@ -45,21 +46,12 @@ def _known(*parts: tuple[int, bytes]) -> dict[int, int]:
     return out
 
 
-def templates(n: int) -> list[tuple[str, dict[int, int]]]:
-    """Known plaintext of each container's head, for a stored object of ``n`` bytes."""
-    size_le = struct.pack("<I", max(0, n - 8) & 0xFFFFFFFF)
-    size_be = struct.pack(">I", max(0, n - 8) & 0xFFFFFFFF)
+def _fixed_templates() -> list[tuple[str, dict[int, int]]]:
     ogg = ((0, b"OggS\x00\x02" + bytes(8)), (18, bytes(4)))
     out = [
         ("amr-wb", _known((0, b"#!AMR-WB\n"))),
         ("amr", _known((0, b"#!AMR\n"))),
-    ]
-    for fmt_size in (16, 18, 20):
-        out.append(
-            ("wav", _known((0, b"RIFF" + size_le + b"WAVEfmt " + struct.pack("<I", fmt_size))))
-        )
-    out.append(("wav", _known((0, b"RIFF"), (8, b"WAVEfmt "))))
-    out += [
+        ("wav", _known((0, b"RIFF"), (8, b"WAVEfmt "))),
         ("ogg-opus", _known(*ogg, (26, b"\x01\x13OpusHead\x01"))),
         ("ogg-vorbis", _known(*ogg, (26, b"\x01\x1e\x01vorbis"))),
         ("ogg-flac", _known(*ogg, (26, b"\x01\x33\x7fFLAC"))),
@@ -69,12 +61,26 @@ def templates(n: int) -> list[tuple[str, dict[int, int]]]:
         ("mp3", _known((0, b"ID3\x04\x00\x00"))),
         ("mp3", _known((0, b"ID3\x03\x00\x00"))),
         ("caf", _known((0, b"caff\x00\x01\x00\x00desc" + bytes(7) + b"\x20"))),
-        ("aiff", _known((0, b"FORM" + size_be + b"AIFF"))),
-        ("aiff", _known((0, b"FORM" + size_be + b"AIFC"))),
     ]
     for brand in _MP4_BRANDS:
         out.append(("mp4", _known((0, b"\x00\x00\x00"), (4, b"ftyp" + brand))))
     return out
+
+
+_FIXED = _fixed_templates()
+
+
+def templates(n: int) -> list[tuple[str, dict[int, int]]]:
+    """Known plaintext of each container's head, for a stored object of ``n`` bytes
+    (RIFF and AIFF heads carry the object's size)."""
+    size_le = struct.pack("<I", max(0, n - 8) & 0xFFFFFFFF)
+    size_be = struct.pack(">I", max(0, n - 8) & 0xFFFFFFFF)
+    sized = [
+        ("wav", _known((0, b"RIFF" + size_le + b"WAVEfmt " + struct.pack("<I", fmt_size))))
+        for fmt_size in (16, 18, 20)
+    ]
+    sized += [("aiff", _known((0, b"FORM" + size_be + form))) for form in (b"AIFF", b"AIFC")]
+    return sized + _FIXED
 
 
 @dataclass
@@ -94,12 +100,17 @@ def xor_with(data: bytes, key: bytes, upto: int | None = None) -> bytes:
     return body.to_bytes(n, "little") + bytes(data[n:])
 
 
-def _repeat_rate(sample: bytes, p: int) -> float:
-    n = len(sample) - p
-    if n <= 0:
-        return 0.0
-    diff = int.from_bytes(sample[:n], "little") ^ int.from_bytes(sample[p:], "little")
-    return diff.to_bytes(n, "little").count(0) / n
+def _repeat_rates(sample: bytes) -> list[tuple[int, float]]:
+    """For each lag p, the share of bytes equal to the byte p before them."""
+    x = int.from_bytes(sample, "little")
+    out = []
+    for p in range(1, MAX_PERIOD + 1):
+        n = len(sample) - p
+        if n <= 0:
+            break
+        diff = (x ^ (x >> (8 * p))) & ((1 << (8 * n)) - 1)
+        out.append((p, diff.to_bytes(n, "little").count(0) / n))
+    return out
 
 
 def _column_modes(sample: bytes, p: int) -> list[int]:
@@ -137,7 +148,7 @@ def _header_keys(data: bytes) -> Iterator[tuple[str, bytes]]:
 def _statistical_keys(data: bytes) -> Iterator[tuple[str, bytes]]:
     """Keys whose length comes from repeats in the stored bytes, anchored by a known head."""
     sample = data[:SAMPLE]
-    periods = [p for p in range(1, MAX_PERIOD + 1) if _repeat_rate(sample, p) >= REPEAT_RATE]
+    periods = [p for p, rate in _repeat_rates(data[:LAG_SAMPLE]) if rate >= REPEAT_RATE]
     if not periods:
         return
     p = periods[0]  # the smallest repeating lag is the key length (others are multiples)
