@@ -57,7 +57,7 @@ def carve_image(
     result = RawResult()
     hasher = MultiHasher(algorithms)
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+        size = f.seek(0, os.SEEK_END)  # st_size is 0 for a block device
         result.size = size
         futures: list[Future[tuple[int, int, list[Any], str | None]]] = []
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
