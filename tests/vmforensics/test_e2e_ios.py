@@ -277,8 +277,7 @@ def test_evidence_not_modified_even_with_wal(cli, images, tmp_path):
 
 
 def test_relative_case_folder(cli, images, tmp_path):
-    res = cli("scan", str(images / "ios-plain"), "--case", "relative-case", "--quiet",
-              cwd=tmp_path)
+    res = cli("scan", str(images / "ios-plain"), "--case", "relative-case", "--quiet", cwd=tmp_path)
     assert res.code == 0, res
     lines = read_lines(tmp_path / "relative-case" / "artifacts.jsonl")
     assert sum(x["type"] == "voicemail" for x in lines) == 5

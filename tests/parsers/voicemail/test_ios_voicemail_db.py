@@ -109,7 +109,11 @@ def test_modern_rows_dates_flags_and_transcript(tmp_path):
         ios.BASE_TIME + 3600,
     )
     assert (one.transcript, one.read, one.deleted, one.recovered) == (
-        "hello there", False, False, "live")
+        "hello there",
+        False,
+        False,
+        "live",
+    )
     assert one.extra["transcript_confidence"] == 0.5 and one.confidence is None
     assert one.extra["account_iccid"] == ios.ICCID and one.audio_refs[0].path.endswith("/1.amr")
     three = vms["sqlite:table=voicemail,rowid=3"]
