@@ -31,6 +31,7 @@ from parsers.protection.common import (
     high_entropy,
     known_other_format,
     package_of,
+    printable_ratio,
     recovered,
     starts_with_audio,
     voicemail_location,
@@ -184,6 +185,11 @@ class Analyser:
         except encodings.Bomb as exc:
             yield ProblemRecord(path, STAGE, f"compressed stream not expanded: {exc}", offset=0)
             return
+        if printable_ratio(data[:4096]) > 0.9:
+            runs = list(self._runs(path, data, None))
+            if runs:
+                yield from runs
+                return
         found = prefix.recover(data)
         if found is not None:
             n, hit = found
@@ -256,6 +262,11 @@ class Analyser:
                 value.path, STAGE, f"compressed value not expanded: {exc}", locator=value.locator
             )
             return
+        if isinstance(v, str) and size >= encodings.MIN_RUN:
+            runs = list(self._runs(value.path, v, value.locator))
+            if runs:
+                yield from runs
+                return
         if (
             isinstance(v, bytes)
             and size >= aes.MIN_SIZE
@@ -269,6 +280,27 @@ class Analyser:
             self.candidates.append(
                 _Candidate(value.path, value.locator, v[: aes.HEAD], size, blob=v)
             )
+
+    def _runs(self, path: str, text: bytes | str, locator: str | None) -> Iterator[Record]:
+        """Audio in base64/hex runs inside a text; ``offset`` is the run's place in the file,
+        or in the located value (character offset in a text value)."""
+        try:
+            for start, length, dec in encodings.embedded(text):
+                hit = recovered(dec.data)
+                if hit is None:
+                    continue
+                yield _audio(
+                    path,
+                    hit,
+                    dec.data,
+                    offset=start,
+                    length=length,
+                    protection="encoded",
+                    method=dec.method,
+                    locator=locator,
+                )
+        except encodings.Bomb as exc:
+            yield ProblemRecord(path, STAGE, f"compressed run not expanded: {exc}", locator=locator)
 
     # --- pass 2: keys against random-looking data ---------------------------------------
 

@@ -101,11 +101,13 @@ def high_entropy(data: bytes) -> bool:
     return len(data) >= 64 and entropy(data[:ENTROPY_HEAD]) > HIGH_ENTROPY
 
 
+_PRINTABLE = bytes(range(32, 127)) + b"\t\n\r"
+
+
 def printable_ratio(data: bytes) -> float:
     if not data:
         return 0.0
-    text = sum(1 for b in data if 32 <= b < 127 or b in (9, 10, 13))
-    return text / len(data)
+    return 1 - len(data.translate(None, _PRINTABLE)) / len(data)
 
 
 def recovered(data: bytes) -> Hit | None:

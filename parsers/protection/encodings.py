@@ -24,6 +24,7 @@ from parsers.protection.common import MAX_BYTES, audio_head
 MAX_OUTPUT = MAX_BYTES
 MAX_RATIO = 1024
 MIN_TEXT = 64  # characters: shorter text cannot hold an audio object worth reporting
+MIN_RUN = 256  # characters of a base64/hex run inside a larger text
 HEAD_CHARS = 4096
 PEEK = 64
 
@@ -166,6 +167,29 @@ def text_decodings(text: bytes | str) -> Iterator[Decoded]:
         yield Decoded(label, data)
     for inner in decompressed(data):
         yield Decoded(f"{label}+{inner.method}", inner.data)
+
+
+# base64 bodies inside text: MIME parts (lines of 40+ characters, last line shorter), or one
+# long token (a JSON string, a data: URI in HTML or a log line)
+_B64_RUN = re.compile(
+    rb"(?:[A-Za-z0-9+/]{40,}\r?\n)+[A-Za-z0-9+/]*={0,2}|[A-Za-z0-9+/]{%d,}={0,2}" % MIN_RUN
+)
+MAX_RUNS = 256
+
+
+def embedded(text: bytes | str) -> Iterator[tuple[int, int, Decoded]]:
+    """Base64 or hex runs of at least :data:`MIN_RUN` characters inside a larger text
+    (a cached MIME message with an audio attachment, a log line, an HTML page):
+    (offset, length, decoding) of each run whose decoding starts like audio."""
+    raw = text.encode("utf-8", "replace") if isinstance(text, str) else text
+    for n, m in enumerate(_B64_RUN.finditer(raw)):
+        if n >= MAX_RUNS:
+            return
+        if m.end() - m.start() < MIN_RUN or (m.start() == 0 and m.end() == len(raw)):
+            continue
+        for dec in text_decodings(raw[m.start() : m.end()]):
+            yield m.start(), m.end() - m.start(), dec
+            break
 
 
 def decodings(data: bytes | str) -> Iterator[Decoded]:
