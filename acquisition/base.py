@@ -11,6 +11,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 
@@ -64,6 +65,11 @@ class Source(ABC):
 
     def __init__(self, location: str) -> None:
         self.location = location
+
+    @classmethod
+    def probe(cls, path: Path) -> bool:
+        """Whether this kind of source can read ``path``, judged by its content."""
+        return False
 
     def __enter__(self) -> Source:
         self.open()

@@ -49,7 +49,7 @@ def open_source(
     except OSError as exc:
         raise SourceUnavailable(f"{location}: cannot be read ({exc.strerror or exc})") from None
     for cls in source_classes():
-        if cls.probe(path):  # type: ignore[attr-defined]
+        if cls.probe(path):
             return _construct(cls, location, password, workdir)
     raise NotRecognised(f"{location}: not a file or folder vmforensics can read")
 
@@ -63,4 +63,4 @@ def _construct(
         kwargs["password"] = password
     if "workdir" in params:
         kwargs["workdir"] = workdir
-    return cls(location, **kwargs)  # type: ignore[call-arg]
+    return cls(location, **kwargs)

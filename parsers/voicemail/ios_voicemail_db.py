@@ -55,7 +55,8 @@ def _row_record(
     rowid = row.get("ROWID")
     folder = item.parent
     date, trashed_raw = row.get("date"), row.get("trashed_date")
-    flags = row.get("flags") if isinstance(row.get("flags"), int) else 0
+    raw_flags = row.get("flags")
+    flags: int = raw_flags if isinstance(raw_flags, int) else 0
     trashed = bool(trashed_raw) if isinstance(trashed_raw, int | float) else None
     transcript = confidence = None
     sidecar = ctx.get(f"{folder}/{rowid}.transcript")

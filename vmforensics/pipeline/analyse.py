@@ -87,10 +87,10 @@ def to_lines(
     audio_by_path: dict[str, list[dict[str, Any]]] = defaultdict(list)
     audio_records = [r for r in records if isinstance(r, AudioRecord)]
     with open(derived_out, "w", encoding="utf-8") as derived:
-        for rec in _prefer_parsers(audio_records):
-            line = audio_line(rec, sid, origins.get(rec.path), source_kind)
-            _keep_audio_bytes(case, rec, ctx, line, derived, in_place or {})
-            audio_by_path[rec.path].append(line)
+        for audio in _prefer_parsers(audio_records):
+            line = audio_line(audio, sid, origins.get(audio.path), source_kind)
+            _keep_audio_bytes(case, audio, ctx, line, derived, in_place or {})
+            audio_by_path[audio.path].append(line)
             lines.append(line)
     for rec in records:
         if isinstance(rec, VoicemailRecord):
