@@ -225,6 +225,18 @@ def content() -> tuple[dict[str, bytes], list[dict[str, object]]]:
     want(path, "wav2", "encoded", "zlib", locator=loc.format(2, "audio"))
     want(path, "m4a2", "none", None, locator=loc.format(3, "audio"))
 
+    # a cached IMAP message with the audio as a MIME attachment (fixed boundary and header)
+    path = f"{CACHE}/cache/imap/INBOX/17.eml"
+    body = base64.encodebytes(a["amr2"]).replace(b"\n", b"\r\n")
+    files[path] = (
+        b"From: vvm@example.net\r\nSubject: voice mail\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="==b17=="\r\n\r\n'
+        b"--==b17==\r\nContent-Type: text/plain\r\n\r\nYou have a new voice message.\r\n"
+        b'--==b17==\r\nContent-Type: audio/amr; name="vm17.amr"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + body + b"--==b17==--\r\n"
+    )
+    want(path, "amr2", "encoded", "base64")
+
     # -- XOR and junk prefix ----------------------------------------------------------------
     header = "derived from container header"
     xors = [

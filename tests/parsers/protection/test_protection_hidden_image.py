@@ -31,7 +31,7 @@ def test_every_hidden_object_is_recovered(tmp_path):
         if rec.data is not None:
             assert hashlib.sha256(rec.data).hexdigest() == want["sha256"]
         checked += 1
-    assert checked == 23
+    assert checked == 24
     assert got == {}, f"unexpected records: {sorted(got)}"
     findings = [r for r in records if isinstance(r, FindingRecord)]
     assert len(findings) == 5 and {f.code for f in findings} == {"key-beside-ciphertext"}
