@@ -33,6 +33,10 @@ from vmforensics.clock import from_unix, now_utc
 from vmforensics.errors import InputError, UsageError, VerificationFailed
 
 TOOL = f"{TOOL_NAME} {__version__}"
+_EXT = {
+    c: f".{c}"
+    for c in ("amr", "wav", "mp4", "3gp", "ogg", "caf", "flac", "mp3", "aiff", "qcp", "gsm", "txt")
+}
 NOT_ACQUIRED_COLUMNS = ("evidence_path", "origin_path", "stage", "offset", "message", "id")
 
 
@@ -165,26 +169,6 @@ def _source_request(
                     "note": entry.get("link_target") or "",
                 }
             )
-    for d in sorted(
-        _jsonl(sdir / "derived.jsonl"), key=lambda e: (str(e.get("kind")), str(e.get("sha256")))
-    ):
-        sha = str(d.get("sha256", ""))
-        if not store.has(sha):
-            raise InputError(f"derived object {sha} of {sid} is not in the evidence store")
-        payload.append(
-            PayloadItem(
-                rel=namer.name(f"{d.get('kind') or 'derived'}/{sha}", prefix=f"{sid}/derived/"),
-                open=_opener(store.path_for(sha)),
-                expected_sha256=sha,
-                row={
-                    "role": "derived",
-                    "kind": d.get("kind"),
-                    "size": d.get("size"),
-                    "evidence_path": d.get("from_evidence_path"),
-                    "note": f"{d.get('method') or ''} artifact {d.get('artifact_id') or ''}",
-                },
-            )
-        )
     artifacts_path = sdir / "artifacts.jsonl"
     if artifacts_path.is_file():
         artifact_bytes = artifacts_path.read_bytes()
@@ -193,6 +177,34 @@ def _source_request(
         artifacts = [a for a in _jsonl(case.artifacts) if a.get("source") == sid]
         artifact_bytes = b"".join(
             (json.dumps(a, ensure_ascii=False, sort_keys=True) + "\n").encode() for a in artifacts
+        )
+    by_id = {str(a.get("id")): a for a in artifacts}
+    for d in sorted(
+        _jsonl(sdir / "derived.jsonl"),
+        key=lambda e: (str(e.get("kind")), str(e.get("sha256")), str(e.get("artifact_id"))),
+    ):
+        sha = str(d.get("sha256", ""))
+        if not store.has(sha):
+            raise InputError(f"derived object {sha} of {sid} is not in the evidence store")
+        art = by_id.get(str(d.get("artifact_id")), {})
+        ext = _EXT.get(str(art.get("container") or d.get("container") or ""), "")
+        where = f"offset {d['offset']} " if d.get("offset") is not None else ""
+        note = f"{where}{d.get('method') or ''} artifact {d.get('artifact_id') or ''}"
+        payload.append(
+            PayloadItem(
+                rel=namer.name(
+                    f"{d.get('kind') or 'derived'}/{sha[:16]}{ext}", prefix=f"{sid}/derived/"
+                ),
+                open=_opener(store.path_for(sha)),
+                expected_sha256=sha,
+                row={
+                    "role": "derived",
+                    "kind": d.get("kind"),
+                    "size": d.get("size"),
+                    "evidence_path": d.get("from_evidence_path"),
+                    "note": " ".join(note.split()),
+                },
+            )
         )
     errors = [a for a in artifacts if a.get("type") == "error"]
     not_acquired = (

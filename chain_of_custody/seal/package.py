@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -115,8 +116,18 @@ def identity_for(examiner: str) -> str:
 
 
 def seal_bag(req: BagRequest, out_dir: Path, key: SigningKey, custody: CustodyHook) -> SealResult:
+    """Write and seal ``out_dir/<req.name>``; a bag that fails half way is removed."""
     root = Path(out_dir) / req.name
     w = BagWriter(root)
+    try:
+        return _seal(req, w, key, custody)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _seal(req: BagRequest, w: BagWriter, key: SigningKey, custody: CustodyHook) -> SealResult:
+    root = w.root
     rows: list[dict[str, Any]] = []
     files: list[casegraph.GraphFile] = []
     dfx: list[dfxml.DfxmlFile] = []

@@ -468,3 +468,101 @@ def test_custody_add_after_sealing(sealed, tmp_path):
         str(courier),
     )
     assert bad.returncode == 2
+
+
+def test_raw_image_by_reference_or_included_with_derived_audio(tmp_path):
+    sys.path.insert(0, str(REPO / "testdata" / "images"))
+    try:
+        from builders import audio
+    except ImportError:
+        pytest.skip("testdata/images/builders is absent")
+    amr = audio.amr_nb(1.0, 3)
+    data = bytearray(hashlib.sha256(b"seed").digest() * 4000)[:120_000]
+    data[5000 : 5000 + len(amr)] = amr
+    img = tmp_path / "memory.dump"
+    img.write_bytes(bytes(data))
+    case = tmp_path / "case"
+    ok(vmf("scan", str(img), "--case", str(case), "--quiet"))
+    # a problem the scan recorded becomes a row of not-acquired.tsv
+    err = {
+        "type": "error",
+        "id": "error-0123456789abcdef",
+        "source": "S1",
+        "evidence_path": "memory.dump",
+        "origin_path": None,
+        "stage": "carve",
+        "offset": 77,
+        "message": "truncated\tframe",
+    }
+    with open(case / "sources" / "S1" / "artifacts.jsonl", "a") as f:
+        f.write(json.dumps(err) + "\n")
+    lab = Lab(tmp_path / "lab")
+    env = {"VMF_KEY_PASSPHRASE": PASS}
+    ok(
+        vmf(
+            "seal",
+            "--case",
+            str(case),
+            "--key",
+            str(lab.key),
+            "--out",
+            str(tmp_path / "ref"),
+            env=env,
+        )
+    )
+    ok(
+        vmf(
+            "seal",
+            "--case",
+            str(case),
+            "--key",
+            str(lab.key),
+            "--out",
+            str(tmp_path / "full"),
+            "--include-images",
+            env=env,
+        )
+    )
+    ref, full = tmp_path / "ref" / "case_S1", tmp_path / "full" / "case_S1"
+    ref_paths = [
+        ln.split("  ", 1)[1] for ln in (ref / "manifest-sha256.txt").read_text().splitlines()
+    ]
+    assert len(ref_paths) == 1 and re.fullmatch(
+        r"data/S1/derived/audio/[0-9a-f]{16}\.amr", ref_paths[0]
+    )
+    assert (ref / ref_paths[0]).read_bytes() == amr
+    fmap = (ref / "metadata" / "file-map.tsv").read_text()
+    image_sha = hashlib.sha256(bytes(data)).hexdigest()
+    assert f"\treference\tfile\t120000\t{image_sha}" in fmap
+    assert "offset 5000" in fmap
+    na = (ref / "metadata" / "not-acquired.tsv").read_text().splitlines()
+    assert na[1].split("\t")[:5] == ["memory.dump", "", "carve", "77", "truncated%09frame"]
+    full_lines = (full / "manifest-sha256.txt").read_text()
+    assert f"{image_sha}  data/S1/original/memory.dump\n" in full_lines
+    graph = json.loads((ref / "metadata" / "case.jsonld").read_text())
+    assert image_sha in json.dumps(graph)  # the source image's hash, referenced
+    for bag in (ref, full):
+        res = vmf("verify", str(bag), "--signer", f"{lab.key}.pub")
+        assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_corrupt_stored_copy_refuses_to_seal(tmp_path):
+    case = scanned_case(tmp_path)
+    stored = sorted((case / "evidence").rglob("*"))
+    victim = next(p for p in stored if p.is_file())
+    os.chmod(victim, 0o600)
+    victim.write_bytes(victim.read_bytes() + b"x")
+    lab = Lab(tmp_path / "lab")
+    res = vmf(
+        "seal",
+        "--case",
+        str(case),
+        "--key",
+        str(lab.key),
+        "--out",
+        str(tmp_path / "o"),
+        env={"VMF_KEY_PASSPHRASE": PASS},
+    )
+    assert res.returncode == 4
+    assert victim.name in res.stderr and "the case records" in res.stderr
+    assert not (tmp_path / "o" / "case_S1").exists()  # no half-written bag is left behind
