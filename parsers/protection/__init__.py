@@ -120,7 +120,14 @@ class Analyser:
                 yield from self._item(item)
             except OSError as exc:
                 yield ProblemRecord(item.path, STAGE, f"cannot read stored copy: {exc}")
-        yield from self._aes_pass()
+            except Exception as exc:  # one hostile file must not end the source's checks
+                yield ProblemRecord(
+                    item.path, STAGE, f"weak-protection check failed: {type(exc).__name__}: {exc}"
+                )
+        try:
+            yield from self._aes_pass()
+        except Exception as exc:
+            yield ProblemRecord("", STAGE, f"key search failed: {type(exc).__name__}: {exc}")
 
     # --- pass 1: every stored file ----------------------------------------------------
 

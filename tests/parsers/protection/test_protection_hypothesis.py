@@ -65,3 +65,42 @@ def test_analyse_on_mutated_files_never_raises(which, edits, tail):
     for rec in audio_records(records):
         assert rec.size == len(rec.data) if rec.data is not None else rec.size <= len(stored)
         assert 0 <= (rec.offset or 0) <= len(stored)
+
+
+def _db_bytes() -> bytes:
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "d.db"
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b BLOB)")
+        conn.execute(
+            "INSERT INTO t VALUES (1, ?, ?)", (base64.b64encode(sample("amr")).decode(), b"k" * 16)
+        )
+        conn.commit()
+        conn.close()
+        return path.read_bytes()
+
+
+DB = _db_bytes()
+HEADS = [b"", b"<?xml version='1.0'?><map>", b"bplist00", b"{", b"[", b"SQLite format 3\x00"]
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(HEADS),
+    st.binary(max_size=3000),
+    st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=20),
+)
+def test_hostile_structured_files(head, body, edits):
+    files = {
+        "a/p.xml": head + body,
+        "a/s.plist": head + body,
+        "a/d.json": head + body,
+        "a/c.conf": body,
+        "a/db.sqlite": _mutate(DB, edits),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        records = run(Path(tmp), files)
+    failures = [r for r in records if "check failed" in getattr(r, "message", "")]
+    assert failures == []
