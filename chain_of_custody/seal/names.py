@@ -43,9 +43,11 @@ class SafeNamer:
         parts = [safe_component(p) for p in path.split("/") if p] or ["_"]
         # A folder component may not be a name already handed out to a file ...
         for i in range(len(parts) - 1):
-            parts[i] = self._free(
-                parts[i], lambda c, i=i: self._key(prefix, parts[:i], c) in self._files
-            )
+
+            def taken(c: str, head: list[str] = parts[:i]) -> bool:
+                return self._key(prefix, head, c) in self._files
+
+            parts[i] = self._free(parts[i], taken)
         # ... and the file itself may be neither a used file nor a used folder.
         parts[-1] = self._free(
             parts[-1],

@@ -126,7 +126,8 @@ def verify(sidecar: Path, seal_id: str, report: Report) -> int:
                 expected=prev,
                 found=str(entry.get("prev_sha256")),
             )
-        signer = entry.get("signer") if isinstance(entry.get("signer"), dict) else {}
+        raw_signer = entry.get("signer")
+        signer: dict[str, Any] = raw_signer if isinstance(raw_signer, dict) else {}
         try:
             key = parse_public(str(signer.get("openssh", "")), where=f"{rel} signer")
         except KeyFileError as exc:

@@ -17,6 +17,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from chain_of_custody.seal import casegraph, envelope, merkle, minisig, sidecar, sshsig, tarball
 from chain_of_custody.seal.bag import BAGIT_TXT, CHUNK
@@ -29,6 +30,7 @@ ALGS = ("sha256", "sha512")
 HEXLEN = {"sha256": 64, "sha512": 128}
 _MLINE = re.compile(rb"^([0-9a-fA-F]+)[ \t]+(.+)$")
 MAX_LINES = 10_000_000
+Manifests = dict[str, dict[str, tuple[str, int]]]  # alg -> path -> (hex, line)
 
 
 def _decode_path(raw: bytes) -> str:
@@ -327,7 +329,7 @@ def _check_tags(root: Path, report: Report) -> None:
         report.add("tag-manifest", True, f"{len(actual)} tag files match both tag manifests")
 
 
-def _check_payload(root: Path, report: Report) -> dict[str, dict[str, tuple[str, int]]] | None:
+def _check_payload(root: Path, report: Report) -> Manifests | None:
     failures = len(report.failures)
     manifests: dict[str, dict[str, tuple[str, int]]] = {}
     for alg in ALGS:
@@ -405,7 +407,13 @@ def _bag_info(root: Path) -> dict[str, str]:
     return out
 
 
-def _check_bag_info(root, report, key, fields, manifests) -> None:  # type: ignore[no-untyped-def]
+def _check_bag_info(
+    root: Path,
+    report: Report,
+    key: PublicKey | None,
+    fields: dict[str, str] | None,
+    manifests: Manifests | None,
+) -> None:
     info = _bag_info(root)
     failures = len(report.failures)
     if manifests and "sha256" in manifests:
@@ -481,7 +489,7 @@ def _check_custody(root: Path, report: Report, fields: dict[str, str] | None) ->
     lines = log.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    last: dict | None = None  # type: ignore[type-arg]
+    last: dict[str, Any] | None = None
     for number, line in enumerate(lines, start=1):
         try:
             entry = json.loads(line)
@@ -557,7 +565,7 @@ def _check_custody(root: Path, report: Report, fields: dict[str, str] | None) ->
         )
 
 
-def _check_case_graph(root: Path, report: Report, manifests) -> None:  # type: ignore[no-untyped-def]
+def _check_case_graph(root: Path, report: Report, manifests: Manifests) -> None:
     name = "metadata/case.jsonld"
     try:
         graph = casegraph.file_hashes((root / name).read_bytes())
@@ -604,7 +612,7 @@ def package_name(path: Path) -> str:
 def verify_path(
     path: Path,
     signer: PublicKey | None = None,
-    identities: list | None = None,  # type: ignore[type-arg]
+    identities: list[Any] | None = None,
 ) -> Report:
     """A bag folder, a ``.tar`` or an ``.tar.age`` (with identities); sidecar found beside."""
     path = Path(path)

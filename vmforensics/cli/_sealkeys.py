@@ -5,6 +5,7 @@ Named without the ``cmd_`` prefix so the command discovery in ``main`` skips it.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from chain_of_custody.seal import KeyFileError, PublicKey, SigningKey, WrongPassphrase
@@ -42,7 +43,7 @@ def load_signer(path: str | None) -> PublicKey | None:
         raise InputError(str(exc)) from None
 
 
-def add_passphrase_option(p) -> None:  # type: ignore[no-untyped-def]
+def add_passphrase_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--passphrase-file",
         metavar="FILE",
