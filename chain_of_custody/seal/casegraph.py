@@ -229,7 +229,10 @@ def build(g: GraphInput) -> bytes:
 
 def file_hashes(data: bytes) -> dict[str, dict[str, str]]:
     """bag path -> {"sha256": hex, "sha512": hex} for every File node with a FileFacet path."""
-    doc = json.loads(data)
+    try:
+        doc = json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     out: dict[str, dict[str, str]] = {}
     graph = doc.get("@graph", []) if isinstance(doc, dict) else []
     for node in graph:
@@ -237,12 +240,14 @@ def file_hashes(data: bytes) -> dict[str, dict[str, str]]:
             continue
         path = None
         hashes: dict[str, str] = {}
-        for facet in node.get("uco-core:hasFacet", []):
+        facets = node.get("uco-core:hasFacet", [])
+        for facet in facets if isinstance(facets, list) else [facets]:
             if not isinstance(facet, dict):
                 continue
             if facet.get("@type") == "uco-observable:FileFacet":
                 path = facet.get("uco-observable:filePath")
-            for h in facet.get("uco-observable:hash", []) or []:
+            hashes_list = facet.get("uco-observable:hash", [])
+            for h in hashes_list if isinstance(hashes_list, list) else [hashes_list]:
                 if isinstance(h, dict):
                     method = str(h.get("uco-types:hashMethod", "")).lower()
                     value = h.get("uco-types:hashValue", {})

@@ -103,7 +103,7 @@ def verify(sidecar: Path, seal_id: str, report: Report) -> int:
             entry = json.loads(data)
             if not isinstance(entry, dict):
                 raise ValueError("not an object")
-        except ValueError:
+        except (ValueError, RecursionError):
             report.fail("sidecar", "event is not a JSON object", file=rel)
             return count
         if path.name != f"{number:06d}.json" or entry.get("seq") != number:

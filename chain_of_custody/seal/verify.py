@@ -495,7 +495,7 @@ def _check_custody(root: Path, report: Report, fields: dict[str, str] | None) ->
             entry = json.loads(line)
             if not isinstance(entry, dict):
                 raise ValueError
-        except ValueError:
+        except (ValueError, RecursionError):
             report.fail("custody", "line is not a JSON object", file=name, line=number)
             prev = hashlib.sha256(line).hexdigest()
             continue

@@ -25,7 +25,12 @@ def key(n: int = 1) -> SigningKey:
     return from_seed(hashlib.sha256(f"test key {n}".encode()).digest())
 
 
-def make_bag(tmp: Path, signer: SigningKey | None = None, name: str = "CASE-1_S1") -> Path:
+def make_bag(
+    tmp: Path,
+    signer: SigningKey | None = None,
+    name: str = "CASE-1_S1",
+    extra: list[PayloadItem] | None = None,
+) -> Path:
     """Build and seal a bag with a case custody log of two events plus the sealed one."""
     signer = signer or key()
     case = tmp / f"case-{name}"
@@ -58,6 +63,8 @@ def make_bag(tmp: Path, signer: SigningKey | None = None, name: str = "CASE-1_S1
                 row={"role": "original", "kind": "file", "evidence_path": path},
             )
         )
+
+    items.extend(extra or [])
 
     def hook(summary: PayloadSummary) -> tuple[bytes, bytes]:
         log.append(
