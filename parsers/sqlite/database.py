@@ -188,7 +188,8 @@ class Database:
             need -= len(chunk)
             number = int.from_bytes(data[:4], "big")
         if used is not None:
-            used |= seen
+            for number in seen:
+                used.add(number)
         return bytes(out)
 
     def table_rows(self, table: Table, seen: PageSet, overflow_used: PageSet, owner: OwnerMap):
@@ -243,7 +244,7 @@ class Database:
                 return None
             nxt = hdr.right_child
             for cell in cells:
-                if rowid <= cell.rowid:
+                if cell.rowid is not None and rowid <= cell.rowid:
                     nxt = cell.left_child
                     break
             if not nxt:

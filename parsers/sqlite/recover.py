@@ -160,15 +160,15 @@ class _Recovery:
     def run(self) -> Iterator[RecoveredRow | SqliteProblem]:
         try:
             db = Database(self.dbf, self.walf)
-        except SqliteFormatError as exc:
-            yield self._problem("db", exc)
+        except SqliteFormatError as open_error:
+            yield self._problem("db", open_error)
             return
         self.db = db
-        for file, exc in db.problems:
-            yield self._problem(file, exc)
+        for file, err in db.problems:
+            yield self._problem(file, err)
         tables, others, problems = db.schema()
-        for exc in problems:
-            yield self._problem("db", exc)
+        for err in problems:
+            yield self._problem("db", err)
         self.carver = Carver(db.usable, db.encoding, [db.master, *tables], self._fetch_overflow)
         # Dropped tables: their CREATE statements survive in page 1's free space.
         dropped = self._dropped_tables(tables)
@@ -185,8 +185,8 @@ class _Recovery:
         table_names = {db.master.name}
         for table in [db.master, *tables]:
             if table.without_rowid:
-                for exc in db.index_pages(table.root, tree_seen, owner, "index:" + table.name):
-                    yield self._problem("db", exc)
+                for err in db.index_pages(table.root, tree_seen, owner, "index:" + table.name):
+                    yield self._problem("db", err)
                 continue
             table_names.add(table.name)
             for row in db.table_rows(table, tree_seen, overflow_used, owner):
@@ -197,8 +197,8 @@ class _Recovery:
                 if out is not None:
                     yield out
         for name, root in others:
-            for exc in db.index_pages(root, tree_seen, owner, "index:" + name):
-                yield self._problem("db", exc)
+            for err in db.index_pages(root, tree_seen, owner, "index:" + name):
+                yield self._problem("db", err)
         # Pages of dropped tables: walk their old trees from the recovered root pages.
         old_owner: dict[int, str] = {}
         for table in dropped:
@@ -215,14 +215,14 @@ class _Recovery:
                 continue
             try:
                 ref = db.page(number)
-            except SqliteFormatError as exc:
-                yield self._problem("db", exc)
+            except SqliteFormatError as page_error:
+                yield self._problem("db", page_error)
                 continue
             yield from self._guarded(self._carve_live_page(ref, owner[number]), ref.file, number)
         # 2. freelist pages
         trunks, leaves, problems = db.freelist()
-        for exc in problems:
-            yield self._problem("db", exc)
+        for err in problems:
+            yield self._problem("db", err)
         free = PageBitmap(last)
         free |= trunks
         free |= leaves
@@ -266,8 +266,8 @@ class _Recovery:
                 frame = db.wal.frame(i)
                 try:
                     data = db.wal.page(i)
-                except SqliteFormatError as exc:
-                    yield self._problem("wal", exc)
+                except SqliteFormatError as frame_error:
+                    yield self._problem("wal", frame_error)
                     continue
                 digest = hashlib.blake2b(data, digest_size=16).digest()
                 if digest in digests:
@@ -282,12 +282,12 @@ class _Recovery:
                 )
         # 5. the rollback journal
         if self.jf is not None:
-            for item in journal_pages(self.jf, db.page_size):
-                if isinstance(item, SqliteFormatError):
-                    yield self._problem("journal", item)
+            for jpage in journal_pages(self.jf, db.page_size):
+                if isinstance(jpage, SqliteFormatError):
+                    yield self._problem("journal", jpage)
                     continue
                 yield from self._guarded(
-                    self._carve_journal_page(item, owner), "journal", item.page_number
+                    self._carve_journal_page(jpage, owner), "journal", jpage.page_number
                 )
 
     def _guarded(self, gen, file: str, page: int):
@@ -494,7 +494,7 @@ def recover(
     """
     files: list[PagedFile] = []
     try:
-        dbf = _open(db, "db")
+        dbf = PagedFile(db, "db")
         files.append(dbf)
         walf = _open(wal, "wal")
         if walf:
@@ -525,14 +525,14 @@ def live_rows(db: Input, wal: Input | None = None) -> Iterator[RecoveredRow | Sq
         rec = _Recovery(dbf, walf, None, True)
         try:
             database = Database(dbf, walf)
-        except SqliteFormatError as exc:
-            yield SqliteProblem("db", exc.offset, exc.message)
+        except SqliteFormatError as open_error:
+            yield SqliteProblem("db", open_error.offset, open_error.message)
             return
-        for file, exc in database.problems:
-            yield rec._problem(file, exc)
+        for file, err in database.problems:
+            yield rec._problem(file, err)
         tables, _, problems = database.schema()
-        for exc in problems:
-            yield rec._problem("db", exc)
+        for err in problems:
+            yield rec._problem("db", err)
         seen: set[int] = set()
         for table in tables:
             if table.without_rowid:
