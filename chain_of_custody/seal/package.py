@@ -251,6 +251,7 @@ def _seal(req: BagRequest, w: BagWriter, key: SigningKey, custody: CustodyHook) 
             identity=identity,
             fingerprint=pub.fingerprint,
             minisign_id=pub.minisign_key_id_hex,
+            payload_files=len(w.payload),
         ),
     )
     tagman = w.write_tag_manifests()

@@ -7,7 +7,18 @@ SEAL_NAMESPACE = "vmforensics-seal-v1"
 CUSTODY_NAMESPACE = "vmforensics-custody-v1"
 
 
-def render(*, bag: str, identity: str, fingerprint: str, minisign_id: str) -> bytes:
+def render(
+    *, bag: str, identity: str, fingerprint: str, minisign_id: str, payload_files: int = 1
+) -> bytes:
+    if payload_files:
+        payload = (
+            "sha256sum -c --strict manifest-sha256.txt\nsha512sum -c --strict manifest-sha512.txt\n"
+        )
+    else:  # sha256sum -c refuses an empty list; say so and check the manifests are empty
+        payload = (
+            "# this bag has no payload files (Payload-Oxum 0.0): the manifests must be empty\n"
+            "test ! -s manifest-sha256.txt && test ! -s manifest-sha512.txt\n"
+        )
     text = f"""# Verifying sealed evidence bag `{bag}`
 
 This folder is a BagIt 1.0 bag (RFC 8493) sealed by vmforensics. Everything below uses
@@ -57,9 +68,7 @@ cd {bag}
 sha512sum -c --strict seal/SEAL.sha512
 sha512sum -c --strict tagmanifest-sha512.txt
 sha256sum -c --strict tagmanifest-sha256.txt
-sha256sum -c --strict manifest-sha256.txt
-sha512sum -c --strict manifest-sha512.txt
-```
+{payload}```
 
 ## 4. Completeness: nothing missing, nothing extra
 

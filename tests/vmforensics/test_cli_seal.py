@@ -566,3 +566,22 @@ def test_corrupt_stored_copy_refuses_to_seal(tmp_path):
     assert res.returncode == 4
     assert victim.name in res.stderr and "the case records" in res.stderr
     assert not (tmp_path / "o" / "case_S1").exists()  # no half-written bag is left behind
+
+
+def test_external_validators_accept_the_real_bag(sealed):
+    _, _, _, out, _ = sealed
+    bag = out / "case_S1"
+    bagit = pytest.importorskip("bagit")
+    b = bagit.Bag(str(bag))
+    assert b.version_info == (1, 0)
+    b.validate(fast=False)
+    exe = Path(sys.executable).with_name("case_validate")
+    if not exe.exists():
+        pytest.skip(f"{exe} missing: pip install case-utils")
+    res = subprocess.run(
+        [str(exe), str(bag / "metadata" / "case.jsonld")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0 and "Conforms: True" in res.stdout, res.stdout + res.stderr

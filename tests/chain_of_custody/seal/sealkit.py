@@ -30,6 +30,7 @@ def make_bag(
     signer: SigningKey | None = None,
     name: str = "CASE-1_S1",
     extra: list[PayloadItem] | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> Path:
     """Build and seal a bag with a case custody log of two events plus the sealed one."""
     signer = signer or key()
@@ -54,7 +55,7 @@ def make_bag(
     )
     namer = SafeNamer()
     items = []
-    for path, data in sorted(FILES.items()):
+    for path, data in sorted((FILES if files is None else files).items()):
         items.append(
             PayloadItem(
                 rel=namer.name(path, prefix="S1/original/"),
