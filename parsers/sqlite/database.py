@@ -43,7 +43,7 @@ class PageRef:
 @dataclass
 class LiveRow:
     table: Table
-    rowid: int
+    rowid: int | None
     values: list[object]
     page: PageRef
     cell_offset: int
@@ -193,17 +193,25 @@ class Database:
         return bytes(out)
 
     def table_rows(self, table: Table, seen: PageSet, overflow_used: PageSet, owner: OwnerMap):
-        """Yield LiveRow or SqliteFormatError for every row of a rowid table."""
+        """Yield LiveRow or SqliteFormatError for every row of a table.
+
+        Rowid tables keep rows in table-leaf cells; WITHOUT ROWID tables keep them as
+        keys of an index b-tree, in interior cells as well as leaves (primary-key
+        columns first), and have no rowid.
+        """
+        index_tree = table.without_rowid
+        name = ("index:" if index_tree else "") + table.name
+        wanted = (btree.LEAF_INDEX, btree.INTERIOR_INDEX) if index_tree else (btree.LEAF_TABLE,)
         for item in self.walk_btree(table.root, seen):
             if isinstance(item, SqliteFormatError):
                 yield item
                 continue
             ref, hdr = item
-            owner[ref.number] = table.name
-            if hdr.kind != btree.LEAF_TABLE:
-                if hdr.is_table:
-                    continue
-                yield SqliteFormatError(f"page {ref.number} of table {table.name} is an index page")
+            owner[ref.number] = name
+            if hdr.kind not in wanted:
+                if hdr.is_table != index_tree:
+                    continue  # an interior page of a rowid table
+                yield SqliteFormatError(f"page {ref.number} of {table.name} has the wrong type")
                 continue
             for cell in btree.parse_cells(ref.data, hdr, self.usable):
                 if isinstance(cell, SqliteFormatError):

@@ -182,13 +182,7 @@ class _Recovery:
         owner = PageOwners(last)
         tree_seen = PageBitmap(last)
         overflow_used = PageBitmap(last)
-        table_names = {db.master.name}
         for table in [db.master, *tables]:
-            if table.without_rowid:
-                for err in db.index_pages(table.root, tree_seen, owner, "index:" + table.name):
-                    yield self._problem("db", err)
-                continue
-            table_names.add(table.name)
             for row in db.table_rows(table, tree_seen, overflow_used, owner):
                 if isinstance(row, SqliteFormatError):
                     yield self._problem("db", row)
@@ -535,8 +529,6 @@ def live_rows(db: Input, wal: Input | None = None) -> Iterator[RecoveredRow | Sq
             yield rec._problem("db", err)
         seen: set[int] = set()
         for table in tables:
-            if table.without_rowid:
-                continue
             for row in database.table_rows(table, seen, set(), {}):
                 if isinstance(row, SqliteFormatError):
                     yield rec._problem("db", row)

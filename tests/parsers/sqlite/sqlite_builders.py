@@ -79,6 +79,9 @@ def snapshot(files: list[Path], dest: Path) -> list[Path]:
 def sqlite_rows(path: Path, table: str) -> list[tuple]:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return list(con.execute(f'SELECT * FROM "{table}" ORDER BY rowid'))
+        try:
+            return list(con.execute(f'SELECT * FROM "{table}" ORDER BY rowid'))
+        except sqlite3.OperationalError:  # WITHOUT ROWID
+            return list(con.execute(f'SELECT * FROM "{table}"'))
     finally:
         con.close()

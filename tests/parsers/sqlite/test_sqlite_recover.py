@@ -213,10 +213,15 @@ def test_without_rowid_and_index_pages_are_not_reported_as_rows(tmp_path: Path) 
         con.execute("INSERT INTO t VALUES (?, ?)", (i, f"value {i}"))
         con.execute("INSERT INTO w VALUES (?, ?)", (f"k{i}", i))
     con.execute("COMMIT")
+    con.execute("INSERT INTO w VALUES (?, ?)", ("long key " * 200, -1))  # an overflowing key
     con.execute("DELETE FROM t WHERE a = 10")
     con.close()
     found = rows_of(recover(db))
     assert [r.values for r in found] == [[10, "value 10"]]
+    live = rows_of(live_rows(db))
+    ours = sorted(tuple(r.values) for r in live if r.table == "w")
+    assert ours == sorted(sqlite_rows(db, "w")) and len(ours) == 51
+    assert all(r.rowid is None for r in live if r.table == "w")
 
 
 def test_live_rows_equal_sqlite_for_every_storage_class(tmp_path: Path) -> None:
@@ -330,3 +335,21 @@ def test_every_intact_deleted_row_and_nothing_else(busy_db: Path) -> None:
     assert got_tr == intact_tr and len(intact_tr) > 100
     intact_vm = {i for i in deleted_vm if f"token-{i:04d}+4930555{i:04d}".encode() in raw}
     assert got_vm == intact_vm and len(intact_vm) > 800
+
+
+def test_wal_beside_an_empty_database_file(tmp_path: Path) -> None:
+    """Never checkpointed: every page, the header included, lives in the WAL."""
+    db = tmp_path / "a.db"
+    con = connect(db, secure_delete=True, journal_mode="wal")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    con.execute("INSERT INTO t VALUES (1, 'kept'), (2, 'erased')")
+    con.execute("DELETE FROM t WHERE id = 2")
+    image = tmp_path / "image"
+    image.mkdir()
+    (image / "a.db").write_bytes(b"")
+    (image / "a.db-wal").write_bytes(db.with_name("a.db-wal").read_bytes())
+    con.close()
+    items = rows_of(recover(image / "a.db", image / "a.db-wal", include_live=True))
+    t = [(r.values, r.recovered, r.file) for r in items if r.table == "t"]
+    assert t == [([1, "kept"], "live", "wal"), ([2, "erased"], "wal", "wal")]
