@@ -244,6 +244,7 @@ def _source_request(
             "artifacts.jsonl": artifact_bytes,
         },
         bag_count=count,
+        bag_info=[("VMF-Exhibit", str(case.data["exhibit"]))] if case.data.get("exhibit") else [],
     )
 
 

@@ -38,6 +38,7 @@ class Report:
     signer_fingerprint: str | None = None
     pinned: bool = False
     seal_id: str | None = None
+    notes: list[str] = field(default_factory=list)  # facts worth knowing, not failures
 
     @property
     def ok(self) -> bool:
@@ -64,4 +65,5 @@ class Report:
             "seal_id": self.seal_id,
             "checks": [c.to_json() for c in self.checks],
             "failures": len(self.failures),
+            "notes": self.notes,
         }

@@ -264,6 +264,7 @@ def verify_bag(
     # CASE graph
     if manifests is not None:
         _check_case_graph(root, report, manifests)
+    _acquisition_notes(root, report)
     # sidecar
     if sidecar_dir is not None and sidecar_dir.is_dir():
         if report.seal_id is None:
@@ -279,6 +280,29 @@ def verify_bag(
                     file=sidecar_dir.name,
                 )
     return report
+
+
+def _acquisition_notes(root: Path, report: Report) -> None:
+    """What the sealed metadata says about the acquisition itself (not package integrity)."""
+    try:
+        acq = json.loads((root / "metadata" / "acquisition.json").read_bytes())
+        src = acq["source"]
+    except (OSError, ValueError, RecursionError, KeyError, TypeError):
+        return
+    if not isinstance(src, dict):
+        return
+    if src.get("complete") is False:
+        report.notes.append("the acquisition of this source was interrupted (complete: false)")
+    before, after = src.get("listing_before"), src.get("listing_after")
+    if before and after and before != after:
+        report.notes.append("the source's listing changed between before and after the run")
+    elif before and after:
+        report.notes.append("the source's listing was identical before and after the run")
+    for key in ("hashes_before", "hashes_after"):
+        if not isinstance(src.get(key), dict):
+            return
+    if src["hashes_before"].get("sha256") != src["hashes_after"].get("sha256"):
+        report.notes.append("the source image hashed differently before and after the run")
 
 
 def _check_tags(root: Path, report: Report) -> None:

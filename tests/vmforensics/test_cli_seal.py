@@ -178,6 +178,7 @@ def test_verify_folder_unpinned_is_loud(sealed):
     ).stdout.split()[1]
     assert "SIGNER NOT PINNED" in res.stderr and fp in res.stderr
     assert "VERIFIED" in res.stdout
+    assert "NOTE the source's listing was identical before and after the run" in res.stdout
     pinned = vmf("verify", str(out / "case_S1"), "--signer", f"{lab.key}.pub.pem")
     assert pinned.returncode == 0 and "NOT PINNED" not in pinned.stderr
 

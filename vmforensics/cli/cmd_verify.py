@@ -51,6 +51,8 @@ def print_report(report: Report) -> None:
         print(f"  signer {report.signer_fingerprint} ({pinned})")
     for c in report.checks:
         print(f"  {c}")
+    for note in report.notes:
+        print(f"  NOTE {note}")
 
 
 def run(args: argparse.Namespace) -> int:
