@@ -194,38 +194,43 @@ class AndroidDeviceSource(Source):
 
     def open(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target = parse_hostport(self.spec)
-        if self.spec.startswith("adb:"):
-            # through the system adb server, for a device it already holds
-            self.session = AdbServerSession(self.spec[4:], self.on_command)
-            if not server_holds(self.spec[4:]):
-                raise SourceUnavailable(f"{self.spec[4:]}: the adb server does not list it")
-        elif self.spec.startswith("usb:"):
-            self.session = open_usb(
-                self.spec[4:],
-                key_dir=self.key_dir,
-                on_command=self.on_command,
-                on_prompt=self.on_prompt,
-            )
-        elif target is not None:
-            self.session = open_tcp(
-                *target,
-                key_dir=self.key_dir,
-                on_command=self.on_command,
-                on_prompt=self.on_prompt,
-            )
-        else:
-            self.session = open_usb(
-                self.spec,
-                key_dir=self.key_dir,
-                on_command=self.on_command,
-                on_prompt=self.on_prompt,
-            )
+        try:
+            self.session = self._connect()
+        except DeviceGone as exc:
+            raise SourceUnavailable(f"{self.spec}: {exc}") from exc
+        except OSError as exc:
+            raise SourceUnavailable(f"{self.spec}: cannot prepare the connection: {exc}") from exc
         try:
             self._describe_device()
         except DeviceGone as exc:
             self.close()
             raise SourceUnavailable(f"{self.spec}: the device went away: {exc}") from exc
+
+    def _connect(self) -> Session:
+        target = parse_hostport(self.spec)
+        if self.spec.startswith("adb:"):
+            # through the system adb server, for a device it already holds
+            serial = self.spec[4:]
+            if not server_holds(serial):
+                raise SourceUnavailable(f"{serial}: no running adb server lists this device")
+            return AdbServerSession(serial, self.on_command)
+        if self.spec.startswith("usb:"):
+            return open_usb(
+                self.spec[4:],
+                key_dir=self.key_dir,
+                on_command=self.on_command,
+                on_prompt=self.on_prompt,
+            )
+        if target is not None:
+            return open_tcp(
+                *target,
+                key_dir=self.key_dir,
+                on_command=self.on_command,
+                on_prompt=self.on_prompt,
+            )
+        return open_usb(
+            self.spec, key_dir=self.key_dir, on_command=self.on_command, on_prompt=self.on_prompt
+        )
 
     def _describe_device(self) -> None:
         assert self.session is not None

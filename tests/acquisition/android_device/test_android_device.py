@@ -392,3 +392,38 @@ def test_only_allowed_commands_reach_the_device(tmp_path, key_dir, root, device,
         assert not any(forbidden in r for r in run.requests)
     # and the image is byte-for-byte what it was
     assert {p: p.read_bytes() for p in (tmp_path / "img").rglob("*") if p.is_file()} == snapshot
+
+
+def test_drop_mid_backup_keeps_the_partial_ab(tmp_path, key_dir):
+    noise = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(40_000))
+    big = {"files/big.bin": noise}  # 1.28 MB that zlib cannot shrink
+    files = build_image(tmp_path / "img", extra_packages={"com.android.dialer": big})
+    with VirtualAdbDevice(
+        tmp_path / "img", fail_after_bytes=400_000, fail_in_service="backup:"
+    ) as dev:
+        run = acquire(dev, tmp_path / "work", key_dir)
+    assert run.complete is False
+    ab = run.files["adb-backup/backup.ab"]
+    assert ab.startswith(b"ANDROID BACKUP\n5\n1\nnone\n") and len(ab) <= 400_000
+    assert run.entries["adb-backup/backup.ab"].meta["incomplete"] is True
+    # members completely inside the received part are whole; the cut one is marked
+    assert run.files[DB_REL] == files[DB_REL]
+    rel = "data/data/com.android.dialer/files/big.bin"
+    assert 100_000 < len(run.files[rel]) < len(files[rel])
+    assert files[rel].startswith(run.files[rel]) and run.entries[rel].meta["incomplete"]
+    assert "INCOMPLETE" in run.description["interruption"]
+    assert "shared storage" in run.description["interruption"]
+
+
+def test_adb_server_spec_without_a_server(tmp_path, key_dir, monkeypatch):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-adb-here"))
+    src = AndroidDeviceSource("adb:SERIAL1", workdir=tmp_path / "w", key_dir=key_dir)
+    with pytest.raises(SourceUnavailable, match="SERIAL1"):
+        src.open()
