@@ -232,29 +232,35 @@ class Database:
     def find_row(self, table: Table, rowid: int) -> list[object] | None:
         """The live stored values of ``rowid`` in a rowid table (None when absent).
 
-        A descent from the root, bounded by the tree depth SQLite allows.
+        A descent from the root with a binary search in each page, bounded by the tree
+        depth SQLite allows.
         """
         number = table.root
         for _ in range(64):
             ref = self.page(number)
             hdr = btree.parse_header(ref.data, self.header_offset(number), self.usable)
-            cells = [
-                c
-                for c in btree.parse_cells(ref.data, hdr, self.usable)
-                if isinstance(c, btree.Cell)
-            ]
+            pointers = btree.cell_pointers(ref.data, hdr)
+            lo, hi = 0, len(pointers)
+            while lo < hi:  # first cell whose rowid (key) is >= rowid
+                mid = (lo + hi) // 2
+                cell = btree.parse_cell(ref.data, pointers[mid], hdr.kind, self.usable)
+                if cell.rowid is not None and cell.rowid < rowid:
+                    lo = mid + 1
+                else:
+                    hi = mid
             if hdr.kind == btree.LEAF_TABLE:
-                for cell in cells:
-                    if cell.rowid == rowid:
-                        return decode_record(self.payload(cell), self.encoding)[1]
-                return None
+                if lo == len(pointers):
+                    return None
+                cell = btree.parse_cell(ref.data, pointers[lo], hdr.kind, self.usable)
+                if cell.rowid != rowid:
+                    return None
+                return decode_record(self.payload(cell), self.encoding)[1]
             if hdr.kind != btree.INTERIOR_TABLE:
                 return None
-            nxt = hdr.right_child
-            for cell in cells:
-                if cell.rowid is not None and rowid <= cell.rowid:
-                    nxt = cell.left_child
-                    break
+            if lo < len(pointers):
+                nxt = btree.parse_cell(ref.data, pointers[lo], hdr.kind, self.usable).left_child
+            else:
+                nxt = hdr.right_child
             if not nxt:
                 return None
             number = nxt
