@@ -16,6 +16,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -625,6 +626,45 @@ class Unopenable(Exception):
     """The package cannot be opened at all (missing, wrong identity): not a tamper finding."""
 
 
+def _decrypt_extract(path: Path, identities: list[Any], dest: Path) -> Path:
+    """Decrypt straight into the tar reader through a pipe: no plaintext tar on disk.
+
+    A decryption error wins over the tar error it causes (age releases only authenticated
+    chunks, so a truncated ciphertext looks like a short tar to the reader).
+    """
+    r_fd, w_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def decrypt() -> None:
+        try:
+            with open(path, "rb") as src, open(w_fd, "wb") as sink:
+                envelope.decrypt(src, sink, identities)
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=decrypt, name="age-decrypt", daemon=True)
+    worker.start()
+    tar_error: tarball.TarError | None = None
+    bag: Path | None = None
+    try:
+        with open(r_fd, "rb") as source:
+            try:
+                bag = tarball.extract_tar(source, dest)
+            except tarball.TarError as exc:
+                tar_error = exc
+            while source.read(1 << 20):  # drain, so the decryptor checks the last chunk
+                pass
+    finally:
+        worker.join()
+    if failure:
+        if isinstance(failure[0], (envelope.NoMatchingIdentity, envelope.DecryptFailed)):
+            raise failure[0]
+        raise envelope.DecryptFailed(str(failure[0]))
+    if tar_error is not None or bag is None:
+        raise tar_error or tarball.TarError("empty tar")
+    return bag
+
+
 def package_name(path: Path) -> str:
     name = path.name
     for suffix in (".tar.age", ".tar"):
@@ -648,7 +688,6 @@ def verify_path(
     tmp = Path(tempfile.mkdtemp(prefix="vmf-verify-"))
     try:
         pre: Report = Report(str(path))
-        tar_path = path
         if path.name.endswith(".age"):
             sums = path.with_name(path.name + ".sha256")
             if sums.exists():
@@ -667,10 +706,8 @@ def verify_path(
                     pre.add("package", True, "ciphertext matches its .sha256 file", file=sums.name)
             if not identities:
                 raise Unopenable(f"{path} is encrypted: pass --identity FILE")
-            tar_path = tmp / "package.tar"
             try:
-                with open(path, "rb") as src, open(tar_path, "wb") as out:
-                    envelope.decrypt(src, out, identities)
+                bag = _decrypt_extract(path, identities, tmp / "x")
             except envelope.NoMatchingIdentity:
                 raise Unopenable(f"{path}: none of the identities given can decrypt it") from None
             except envelope.DecryptFailed as exc:
@@ -680,13 +717,20 @@ def verify_path(
                     file=path.name,
                 )
                 return pre
+            except tarball.TarError as exc:
+                pre.add(
+                    "package", True, "decrypted (age authenticates every chunk)", file=path.name
+                )
+                pre.fail("package", f"tar: {exc}", file=path.name)
+                return pre
             pre.add("package", True, "decrypted (age authenticates every chunk)", file=path.name)
-        try:
-            with open(tar_path, "rb") as src:
-                bag = tarball.extract_tar(src, tmp / "x")
-        except tarball.TarError as exc:
-            pre.fail("package", f"tar: {exc}", file=path.name)
-            return pre
+        else:
+            try:
+                with open(path, "rb") as src:
+                    bag = tarball.extract_tar(src, tmp / "x")
+            except tarball.TarError as exc:
+                pre.fail("package", f"tar: {exc}", file=path.name)
+                return pre
         report = verify_bag(bag, signer, side)
         report.target = str(path)
         report.checks[:0] = pre.checks
