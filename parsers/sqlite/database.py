@@ -23,6 +23,7 @@ from parsers.sqlite.schema import Table, parse_create_table
 from parsers.sqlite.wal import Wal, valid_page_size
 
 LOCK_BYTE_OFFSET = 1 << 30
+MAX_ASSEMBLED = 64 << 20  # one row's payload is held whole; larger ones are reported
 PageSet = PageBitmap | set[int]
 OwnerMap = PageOwners | dict[int, str]
 SEQUENCE_SQL = "CREATE TABLE sqlite_sequence(name TEXT NOT NULL, seq INTEGER)"
@@ -173,6 +174,11 @@ class Database:
         )
 
     def read_overflow(self, first: int, need: int, used: PageSet | None = None) -> bytes:
+        if need > MAX_ASSEMBLED:
+            raise SqliteFormatError(
+                f"payload of {need} overflow bytes exceeds the {MAX_ASSEMBLED >> 20} MiB "
+                "this reader assembles in memory"
+            )
         out = bytearray()
         number = first
         seen: set[int] = set()
