@@ -46,6 +46,8 @@ VOICEMAIL_PACKAGES = (
 )
 PROFILES = ("voicemail", "full")
 SHARED_ROOT = "/sdcard"
+DE_ROOT = "data/user_de/0"  # device-protected app storage (direct boot), logical path
+DE_DEVICE = "/" + DE_ROOT
 CONTENT_QUERIES = (
     ("content://com.android.voicemail/voicemail", "content-query/voicemail.txt"),
     ("content://call_log/calls", "content-query/call_log-calls.txt"),
@@ -138,14 +140,16 @@ def _whole(path: Path) -> Callable[[], BinaryIO]:
     return opener
 
 
-def _app_paths(pkg: str) -> tuple[Callable[[str], str], Callable[[str], str]]:
+def _app_paths(
+    pkg: str, logical_root: str = "data/data", device_root: str = "/data/user/0"
+) -> tuple[Callable[[str], str], Callable[[str], str]]:
     """Logical and device names for members of a tar made inside the app's folder."""
 
     def logical(name: str) -> str:
-        return join("data/data", pkg, name)
+        return join(logical_root, pkg, name)
 
     def device(name: str) -> str:
-        return f"/data/user/0/{pkg}/{name}".rstrip("/")
+        return f"{device_root}/{pkg}/{name}".rstrip("/")
 
     return logical, device
 
@@ -374,6 +378,15 @@ class AndroidDeviceSource(Source):
             if ok:
                 state["remaining"].remove(pkg)
                 got += 1
+                inner = f"tar -cf - -C {DE_DEVICE} {pkg}"
+                yield from self._device_protected(
+                    f"su -c '{inner}'" if prefix == "su -c" else f"su 0 {inner}",
+                    f"root-de-{pkg}",
+                    lambda name: join(DE_ROOT, name),
+                    lambda name: f"{DE_DEVICE}/{name}",
+                    pkg,
+                    "root",
+                )
         self.strategies["root"] = f"{prefix}: {got} app folders"
 
     def _run_as(self, state: dict[str, Any]) -> Iterator[Entry | Problem]:
@@ -392,7 +405,35 @@ class AndroidDeviceSource(Source):
             if ok:
                 state["remaining"].remove(pkg)
                 got += 1
+                yield from self._device_protected(
+                    f"run-as {pkg} tar -cf - -C {DE_DEVICE}/{pkg} .",
+                    f"run-as-de-{pkg}",
+                    *_app_paths(pkg, DE_ROOT, DE_DEVICE),
+                    pkg,
+                    "run-as",
+                )
         self.strategies["run-as"] = f"{got} debuggable apps"
+
+    def _device_protected(
+        self,
+        command: str,
+        label: str,
+        to_logical: Callable[[str], str],
+        to_device: Callable[[str], str],
+        pkg: str,
+        strategy: str,
+    ) -> Iterator[Entry | Problem]:
+        """The app's device-encrypted folder (direct-boot data such as calllog_shadow.db).
+
+        Many apps have none; a missing folder is normal and not reported.
+        """
+        scratch: dict[str, Any] = {"why": {}}
+        ok = yield from self._tar_strategy(
+            command, label, to_logical, to_device, scratch, pkg, f"{strategy} (device-protected)"
+        )
+        notes = scratch["why"].get(pkg, [])
+        if not ok and notes and not all("No such file" in n for n in notes):
+            yield Problem(join(DE_ROOT, pkg), "acquire", "; ".join(notes))
 
     def _tar_strategy(
         self,

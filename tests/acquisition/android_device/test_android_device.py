@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "vmforensics" / "virtual"))
-from adb_image_builder import CONTACTS, DB_REL, VM_REL, build_image
+from adb_image_builder import CONTACTS, DB_REL, SHADOW_REL, VM_REL, build_image
 
 from acquisition.android_device import AndroidDeviceSource, list_devices
 from acquisition.base import Entry, EntryKind, Problem
@@ -360,6 +360,9 @@ ALLOWED = [
     rf"exec:su -c 'tar -cf - -C /data/data {_PKG}'",
     rf"exec:su 0 tar -cf - -C /data/data {_PKG}",
     rf"exec:run-as {_PKG} tar -cf - \.",
+    rf"exec:su -c 'tar -cf - -C /data/user_de/0 {_PKG}'",
+    rf"exec:su 0 tar -cf - -C /data/user_de/0 {_PKG}",
+    rf"exec:run-as {_PKG} tar -cf - -C /data/user_de/0/{_PKG} \.",
     rf"backup: -noapk -keyvalue( {_PKG})+",
     r"sync:",
     r"sync (LIST|STAT|RECV) /sdcard(/.*)?",
@@ -380,7 +383,10 @@ ALLOWED = [
 )
 def test_only_allowed_commands_reach_the_device(tmp_path, key_dir, root, device, profile):
     build_image(
-        tmp_path / "img", device=device or None, extra_packages={"org.other.app": {"files/a": b"a"}}
+        tmp_path / "img",
+        device=device or None,
+        extra_packages={"org.other.app": {"files/a": b"a"}},
+        device_protected=True,
     )
     snapshot = {p: p.read_bytes() for p in (tmp_path / "img").rglob("*") if p.is_file()}
     with VirtualAdbDevice(tmp_path / "img", root=root) as dev:
@@ -427,3 +433,18 @@ def test_adb_server_spec_without_a_server(tmp_path, key_dir, monkeypatch):
     src = AndroidDeviceSource("adb:SERIAL1", workdir=tmp_path / "w", key_dir=key_dir)
     with pytest.raises(SourceUnavailable, match="SERIAL1"):
         src.open()
+
+
+@pytest.mark.parametrize("root", [True, False])
+def test_device_protected_storage_is_taken_too(tmp_path, key_dir, root):
+    """Direct-boot data (calllog_shadow.db) lives in /data/user_de, beside the CE folder."""
+    files = build_image(
+        tmp_path / "img", device={"debuggable_packages": [CONTACTS]}, device_protected=True
+    )
+    with VirtualAdbDevice(tmp_path / "img", root=root) as dev:
+        run = acquire(dev, tmp_path / "work", key_dir)
+    assert run.files[SHADOW_REL] == files[SHADOW_REL]
+    assert run.entries[SHADOW_REL].origin == "/" + SHADOW_REL
+    assert run.files[DB_REL] == files[DB_REL]
+    # an app with no device-protected folder is not an error
+    assert not any(p.path.startswith("data/user_de") for p in run.problems)

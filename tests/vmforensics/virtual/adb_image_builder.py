@@ -15,6 +15,7 @@ from typing import Any
 CONTACTS = "com.android.providers.contacts"
 VM_REL = f"data/data/{CONTACTS}/app_voicemail-data/voicemail123"
 DB_REL = f"data/data/{CONTACTS}/databases/calllog.db"
+SHADOW_REL = f"data/user_de/0/{CONTACTS}/databases/calllog_shadow.db"
 
 
 def amr_bytes(frames: int, seed: int = 0) -> bytes:
@@ -33,6 +34,7 @@ def build_image(
     shared: str = "sdcard",
     extra_packages: dict[str, dict[str, bytes]] | None = None,
     big_shared_file: int = 0,
+    device_protected: bool = False,
 ) -> dict[str, bytes]:
     """Write an image under ``root``; return {image-relative path: bytes} of its files."""
     files: dict[str, bytes] = {}
@@ -61,6 +63,8 @@ def build_image(
         f"{shared}/Download/notes.txt": b"shared notes\n",
         f"{shared}/DCIM/Camera/IMG_0001.jpg": b"\xff\xd8\xff\xe0fakejpeg",
     }
+    if device_protected:
+        put[SHADOW_REL] = b"SQLite format 3\x00" + bytes(100)
     if big_shared_file:
         put[f"{shared}/Recordings/long.amr"] = amr_bytes(big_shared_file // 32, 3)
     for pkg, tree in (extra_packages or {}).items():

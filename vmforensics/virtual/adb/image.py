@@ -256,9 +256,10 @@ class DeviceImage:
         norm = self.normalise(device_path)
         if norm.startswith("/data/user/0/"):
             norm = "/data/data/" + norm[len("/data/user/0/") :]
-        own = f"/data/data/{app}"
-        if app is not None and (norm == own or norm.startswith(own + "/")):
-            return True
+        if app is not None:
+            for own in (f"/data/data/{app}", f"/data/user_de/0/{app}"):
+                if norm == own or norm.startswith(own + "/"):
+                    return True
         return not any(norm == p or norm.startswith(p + "/") for p in _PRIVATE_PREFIXES)
 
     def packages(self) -> list[str]:
