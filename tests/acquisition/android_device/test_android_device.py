@@ -435,16 +435,21 @@ def test_adb_server_spec_without_a_server(tmp_path, key_dir, monkeypatch):
         src.open()
 
 
-@pytest.mark.parametrize("root", [True, False])
+@pytest.mark.parametrize("root", [True, False, "backup"])
 def test_device_protected_storage_is_taken_too(tmp_path, key_dir, root):
     """Direct-boot data (calllog_shadow.db) lives in /data/user_de, beside the CE folder."""
+    debuggable = [] if root == "backup" else [CONTACTS]
     files = build_image(
-        tmp_path / "img", device={"debuggable_packages": [CONTACTS]}, device_protected=True
+        tmp_path / "img", device={"debuggable_packages": debuggable}, device_protected=True
     )
-    with VirtualAdbDevice(tmp_path / "img", root=root) as dev:
+    with VirtualAdbDevice(tmp_path / "img", root=root is True) as dev:
         run = acquire(dev, tmp_path / "work", key_dir)
     assert run.files[SHADOW_REL] == files[SHADOW_REL]
-    assert run.entries[SHADOW_REL].origin == "/" + SHADOW_REL
+    origin = run.entries[SHADOW_REL].origin
+    if root == "backup":
+        assert origin == f"backup.ab:apps/{CONTACTS}/d_db/calllog_shadow.db"
+    else:
+        assert origin == "/" + SHADOW_REL
     assert run.files[DB_REL] == files[DB_REL]
     # an app with no device-protected folder is not an error
     assert not any(p.path.startswith("data/user_de") for p in run.problems)

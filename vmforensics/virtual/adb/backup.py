@@ -73,6 +73,21 @@ def _add_tree(tar: tarfile.TarFile, base: Path, prefix: str) -> None:
                 tar.addfile(info, fh)
 
 
+def _add_app_dir(tar: tarfile.TarFile, app: Path, prefix: str, domain: str) -> None:
+    """One data folder under its tokens; ``domain`` "d_" for device-protected storage."""
+    for child in sorted(app.iterdir()):
+        if child.name in _SKIPPED:
+            continue
+        if child.is_dir():
+            token = _TOKENS.get(child.name)
+            sub = f"{domain}{token}/" if token else f"{domain}r/{child.name}/"
+            _add_tree(tar, child, prefix + sub)
+        elif child.is_file() and not child.is_symlink():
+            info = tar.gettarinfo(str(child), arcname=f"{prefix}{domain}r/{child.name}")
+            with open(child, "rb") as fh:
+                tar.addfile(info, fh)
+
+
 def _write_tar(out: BinaryIO, image: DeviceImage, packages: list[str], shared: bool) -> None:
     sdk = image.facts.properties.get("ro.build.version.sdk", "34")
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
@@ -85,19 +100,10 @@ def _write_tar(out: BinaryIO, image: DeviceImage, packages: list[str], shared: b
             info.size = len(man)
             info.mtime = 0
             tar.addfile(info, io.BytesIO(man))
-            for child in sorted(app.iterdir()):
-                if child.name in _SKIPPED:
-                    continue
-                if child.is_dir():
-                    token = _TOKENS.get(child.name)
-                    prefix = (
-                        f"apps/{package}/{token}/" if token else f"apps/{package}/r/{child.name}/"
-                    )
-                    _add_tree(tar, child, prefix)
-                elif child.is_file() and not child.is_symlink():
-                    info = tar.gettarinfo(str(child), arcname=f"apps/{package}/r/{child.name}")
-                    with open(child, "rb") as fh:
-                        tar.addfile(info, fh)
+            _add_app_dir(tar, app, f"apps/{package}/", "")
+            de = image.host_path(f"/data/user_de/0/{package}")
+            if de is not None and de.is_dir():
+                _add_app_dir(tar, de, f"apps/{package}/", "d_")
             ext = image.host_path(f"/sdcard/Android/data/{package}/files")
             if ext is not None and ext.is_dir():
                 _add_tree(tar, ext, f"apps/{package}/ef/")
