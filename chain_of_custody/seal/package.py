@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,15 +307,33 @@ def export(
     """Write ``<bag>.tar.age`` and ``<bag>.tar.age.sha256`` beside the bag."""
     bag = Path(bag)
     target = out or bag.with_name(bag.name + ".tar.age")
-    fd, tmp = tempfile.mkstemp(prefix=f".{bag.name}.", suffix=".tar", dir=target.parent)
+    # The tar is written into a pipe that age reads from: no plaintext tar lands on disk.
+    enc = open(target, "xb")  # never replaces an existing package
+    r_fd, w_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with open(w_fd, "wb") as sink:
+                tarball.write_tar(bag, sink, mtime)
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=produce, name="tar-writer", daemon=True)
+    worker.start()
     try:
-        with os.fdopen(fd, "w+b") as tar_file:
-            tarball.write_tar(bag, tar_file, mtime)
-            tar_file.seek(0)
-            with open(target, "xb") as enc:
-                envelope.encrypt(tar_file, enc, recipients)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        with enc, open(r_fd, "rb") as source:
+            try:
+                envelope.encrypt(source, enc, recipients)
+            finally:
+                while source.read(1 << 20):  # let the writer finish if age stopped early
+                    pass
+                worker.join()
+        if failure:
+            raise failure[0]
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     digest = envelope.sha256_file(target)
     sums = target.with_name(target.name + ".sha256")
     sums.write_text(f"{digest}  {target.name}\n")

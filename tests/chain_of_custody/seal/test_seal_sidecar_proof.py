@@ -193,3 +193,12 @@ def test_plain_tar_truncated(bag, tmp_path):
     tar.write_bytes(tar.read_bytes()[:3000])
     report = verify_path(tar)
     assert not report.ok and report.failures[0].check == "package"
+
+
+def test_export_never_replaces_an_existing_package(bag):
+    ident = pyrage.x25519.Identity.generate()
+    target = bag.with_name(bag.name + ".tar.age")
+    target.write_bytes(b"earlier package")
+    with pytest.raises(FileExistsError):
+        export(bag, parse_recipients([str(ident.to_public())]), 0)
+    assert target.read_bytes() == b"earlier package"
