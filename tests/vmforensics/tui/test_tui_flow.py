@@ -29,7 +29,7 @@ from vmforensics.virtual.adb.server import VirtualAdbDevice
 from vmforensics.virtual.ios.device import VirtualIosDevice
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "virtual"))
-from adb_image_builder import build_image  # noqa: E402
+from adb_image_builder import build_image
 
 IMAGES = Path(__file__).resolve().parents[3] / "testdata" / "images"
 PASSPHRASE = "correct horse battery"

@@ -26,7 +26,12 @@ async def type_into(pilot: Pilot, selector: str, text: str) -> None:
     box.focus()
     box.value = ""
     await pilot.pause()
-    await pilot.press(*text) if text else None
+    if len(text) <= 12:
+        if text:
+            await pilot.press(*text)  # typed key by key
+    else:
+        box.insert_text_at_cursor(text)  # as a paste: key-by-key is slow for long paths
+        await pilot.pause()
     assert box.value == text
 
 

@@ -63,8 +63,8 @@ def human_bytes(n: float) -> str:
 class AcquireScreen(VmfScreen):
     TITLE_TEXT = "Acquisition"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "start", "Start"),
-        Binding("ctrl+x", "cancel", "Cancel"),
+        Binding("ctrl+r", "start", "Start", priority=True),
+        Binding("ctrl+x", "cancel", "Cancel", priority=True),
     ]
 
     def __init__(self) -> None:
