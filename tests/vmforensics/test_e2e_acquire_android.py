@@ -43,6 +43,7 @@ def test_acquire_matches_offline_scan(cli, tmp_path, root):
             str(tmp_path / "keys"),
         )
     assert res.code == 0, res
+    assert "Traceback" not in res.err and "exception" not in res.err.lower(), res.err
     live_lines = read_lines(tmp_path / "live" / "artifacts.jsonl")
     off_vms, off_audio = essence(read_lines(tmp_path / "offline" / "artifacts.jsonl"))
     live_vms, live_audio = essence(live_lines)

@@ -36,6 +36,7 @@ def test_acquire_ios_matches_offline_scan(cli, images, tmp_path, name):
         assert dev.udid in {d.get("serial") for d in json.loads(listed.out)}
         res = cli("acquire", dev.udid, "--case", str(tmp_path / "live"), "--quiet", env=env)
     assert res.code == 0, res
+    assert "Traceback" not in res.err and "exception" not in res.err.lower(), res.err
     off_vms, off_audio = essence(read_lines(tmp_path / "offline" / "artifacts.jsonl"))
     live_vms, live_audio = essence(read_lines(tmp_path / "live" / "artifacts.jsonl"))
     assert off_vms and live_vms == off_vms
