@@ -30,7 +30,7 @@ from chain_of_custody.seal.bag import BagWriteError
 from vmforensics import TOOL_NAME, __version__
 from vmforensics.case import Case
 from vmforensics.clock import from_unix, now_utc
-from vmforensics.errors import InputError, UsageError, VerificationFailed
+from vmforensics.errors import InputError, UsageError, VerificationFailed, VmfError
 
 TOOL = f"{TOOL_NAME} {__version__}"
 _EXT = {
@@ -281,7 +281,10 @@ def seal_case(
         for p in (out / n, out / f"{n}.tar.age", out / f"{n}{sidecar_mod.SUFFIX}"):
             if p.exists():
                 raise UsageError(f"{p} already exists; seal into a new --out folder")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {out}: {exc.strerror or exc}") from None
     outcomes = []
     for i, src in enumerate(chosen, start=1):
         sealed_at = now_utc()
@@ -307,9 +310,16 @@ def seal_case(
             res = seal_bag(req, out, key, hook)
         except BagWriteError as exc:
             raise VerificationFailed(f"sealing {src['id']} stopped: {exc}") from None
+        except OSError as exc:
+            raise VmfError(
+                f"sealing {src['id']} stopped writing {exc.filename or out}: {exc.strerror or exc}"
+            ) from None
         outcome = SealOutcome(str(src["id"]), res.path, res.seal_id, res.merkle_root, res.oxum)
         if recipients:
-            exp = export(res.path, recipients, int(sealed_at.timestamp()))
+            try:
+                exp = export(res.path, recipients, int(sealed_at.timestamp()))
+            except OSError as exc:
+                raise VmfError(f"exporting {res.path.name} failed: {exc.strerror or exc}") from None
             detail = {
                 "source": src["id"],
                 "bag": res.path.name,
