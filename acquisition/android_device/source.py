@@ -737,13 +737,22 @@ class AndroidDeviceSource(Source):
                 logical = device_to_logical(device_path)
                 times = {"mtime": float(child.mtime)}
                 if stat.S_ISDIR(child.mode):
-                    yield Entry(logical, EntryKind.DIR, None, times, child.mode, device_path)
+                    yield Entry(
+                        logical, EntryKind.DIR, None, times, stat.S_IMODE(child.mode), device_path
+                    )
                     if depth + 1 >= _MAX_DEPTH:
                         yield Problem(logical, "acquire", "folder nesting too deep; not entered")
                     else:
                         pending.append((device_path, depth + 1))
                 elif stat.S_ISLNK(child.mode):
-                    yield Entry(logical, EntryKind.SYMLINK, None, times, child.mode, device_path)
+                    yield Entry(
+                        logical,
+                        EntryKind.SYMLINK,
+                        None,
+                        times,
+                        stat.S_IMODE(child.mode),
+                        device_path,
+                    )
                 elif stat.S_ISREG(child.mode):
                     if self.profile == "voicemail" and os.path.splitext(child.name)[1].lower() in (
                         _MEDIA_SKIP
@@ -751,9 +760,13 @@ class AndroidDeviceSource(Source):
                         skipped += 1
                         continue
                     files += 1
-                    yield from self._pull(device_path, logical, child.size, times, child.mode)
+                    yield from self._pull(
+                        device_path, logical, child.size, times, stat.S_IMODE(child.mode)
+                    )
                 else:
-                    yield Entry(logical, EntryKind.OTHER, None, times, child.mode, device_path)
+                    yield Entry(
+                        logical, EntryKind.OTHER, None, times, stat.S_IMODE(child.mode), device_path
+                    )
         if skipped:
             yield Problem(
                 "sdcard",

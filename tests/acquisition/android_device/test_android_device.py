@@ -176,6 +176,9 @@ def test_shared_storage_under_storage_emulated(tmp_path, key_dir):
     assert shared == {k: v for k, v in want.items() if k.startswith("sdcard/")}
     assert run.entries["sdcard/Music"].kind == EntryKind.DIR
     assert run.entries[SHARED_AMR].origin == "/sdcard/Music/voicemail-shared-1.amr"
+    on_disk = (tmp_path / "img" / "storage/emulated/0/Music/voicemail-shared-1.amr").stat()
+    assert run.entries[SHARED_AMR].mode == on_disk.st_mode & 0o7777  # permission bits only
+    assert run.entries[SHARED_AMR].times["mtime"] == int(on_disk.st_mtime)
 
 
 def test_content_query_saved_as_text(tmp_path, key_dir):
