@@ -94,6 +94,20 @@ def _mtime(entry: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else from_unix(value)
 
 
+def tool_sha256() -> str:
+    """One hash over the tool's own source files (paths and contents), for accountability:
+    the bag records exactly which code sealed it."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for pkg in ("vmforensics", "acquisition", "parsers", "chain_of_custody"):
+        for path in sorted((root / pkg).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            h.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
 def bag_name(case_id: str, sid: str) -> str:
     return f"{safe_component(case_id)}_{sid}"
 
@@ -109,7 +123,12 @@ def _opener(path: Path) -> Callable[[], BinaryIO]:
 
 
 def _source_request(
-    case: Case, src: dict[str, Any], sealed_utc: str, include_images: bool, count: tuple[int, int]
+    case: Case,
+    src: dict[str, Any],
+    sealed_utc: str,
+    include_images: bool,
+    count: tuple[int, int],
+    tool_hash: str,
 ) -> BagRequest:
     sid = str(src["id"])
     sdir = case.root / "sources" / sid
@@ -218,7 +237,7 @@ def _source_request(
         "source": src,
         "artifact_counts": _counts(artifacts),
         "not_acquired": len(errors),
-        "sealed_by": {"tool": TOOL, "sealed_utc": sealed_utc},
+        "sealed_by": {"tool": TOOL, "tool_sha256": tool_hash, "sealed_utc": sealed_utc},
     }
     hashes = {k: str(v) for k, v in (src.get("hashes_before") or {}).items() if v}
     return BagRequest(
@@ -244,7 +263,10 @@ def _source_request(
             "artifacts.jsonl": artifact_bytes,
         },
         bag_count=count,
-        bag_info=[("VMF-Exhibit", str(case.data["exhibit"]))] if case.data.get("exhibit") else [],
+        bag_info=[
+            *([("VMF-Exhibit", str(case.data["exhibit"]))] if case.data.get("exhibit") else []),
+            ("VMF-Tool-SHA256", tool_hash),
+        ],
     )
 
 
@@ -286,10 +308,11 @@ def seal_case(
     except OSError as exc:
         raise InputError(f"cannot create {out}: {exc.strerror or exc}") from None
     outcomes = []
+    tool_hash = tool_sha256()
     for i, src in enumerate(chosen, start=1):
         sealed_at = now_utc()
         sealed_utc = sealed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        req = _source_request(case, src, sealed_utc, include_images, (i, len(chosen)))
+        req = _source_request(case, src, sealed_utc, include_images, (i, len(chosen)), tool_hash)
 
         def hook(summary: PayloadSummary, sid: str = str(src["id"])) -> tuple[bytes, bytes]:
             case.event(
