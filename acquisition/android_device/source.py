@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import tarfile
 import time
@@ -58,6 +59,7 @@ _MEDIA_SKIP = frozenset(
     | {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
 )
 _MAX_ENTRIES = 500_000
+_PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+")
 _MAX_DEPTH = 64
 _TEXT_PEEK = 400
 
@@ -209,6 +211,9 @@ class AndroidDeviceSource(Source):
         except DeviceGone as exc:
             self.close()
             raise SourceUnavailable(f"{self.spec}: the device went away: {exc}") from exc
+        except CommandFailed as exc:
+            self.close()
+            raise SourceUnavailable(f"{self.spec}: the device answered nonsense: {exc}") from exc
 
     def _connect(self) -> Session:
         target = parse_hostport(self.spec)
@@ -310,6 +315,9 @@ class AndroidDeviceSource(Source):
         for i, (name, step) in enumerate(steps):
             try:
                 yield from step()
+            except CommandFailed as exc:
+                self.strategies[name] = f"failed: {exc}"
+                yield Problem("", "acquire", f"{name}: the device's answer was refused: {exc}")
             except DeviceGone as exc:
                 self.complete = False
                 self.strategies[name] = "interrupted"
@@ -328,11 +336,18 @@ class AndroidDeviceSource(Source):
     def _packages(self, state: dict[str, Any]) -> Iterator[Entry | Problem]:
         assert self.session is not None
         out = self.session.shell("pm list packages")
-        installed = sorted(
+        listed = [
             line[len("package:") :].strip()
             for line in out.splitlines()
             if line.startswith("package:")
-        )
+        ]
+        installed = sorted({p for p in listed if _PACKAGE_NAME.fullmatch(p)})
+        odd = sorted({p for p in listed if not _PACKAGE_NAME.fullmatch(p)})
+        if odd:
+            # never splice a name we cannot vouch for into a device command
+            yield Problem(
+                "", "acquire", f"package names not used in commands: {', '.join(map(repr, odd))}"
+            )
         if self.profile == "voicemail":
             wanted = [p for p in VOICEMAIL_PACKAGES if p in installed]
         else:
@@ -342,7 +357,6 @@ class AndroidDeviceSource(Source):
         state["why"] = {}
         self._targets = list(wanted)
         self.strategies["package list"] = f"{len(installed)} installed, {len(wanted)} targeted"
-        return iter(())
 
     def _root_prefix(self) -> str | None:
         assert self.session is not None

@@ -115,3 +115,41 @@ def test_large_pull_streams_in_bounded_memory(tmp_path):
     mine = [p for p in progress if p[0] == "sdcard/Recordings/long.amr"]
     assert mine[-1] == ("sdcard/Recordings/long.amr", size, size)
     assert [d for _, d, _ in mine] == sorted(d for _, d, _ in mine)
+
+
+class OddPackagesShell(Shell):
+    def run(self, line: str, user: User = SHELL) -> Iterator[bytes]:
+        if line == "pm list packages":
+            return iter(
+                [
+                    b"package:com.android.providers.contacts\n",
+                    b"package:com.x'; rm -rf /sdcard; echo '\n",
+                    b"package:../../data/system\n",
+                ]
+            )
+        if line.startswith("content query"):
+            return iter([b"Row: 0 " + b"x" * 5000 + b"\n"])
+        return super().run(line, user)
+
+
+def test_odd_package_names_never_reach_a_command_and_long_answers_are_capped(tmp_path, monkeypatch):
+    from acquisition.android_device import session
+
+    build_image(tmp_path / "img")
+    problems: list[Problem] = []
+    with VirtualAdbDevice(tmp_path / "img", root=True) as dev:
+        dev.shell = OddPackagesShell(dev.image, root_available=True)
+        src = AndroidDeviceSource(
+            dev.address, workdir=tmp_path / "w", key_dir=tmp_path / "k", profile="full"
+        )
+        with src:
+            monkeypatch.setattr(session, "MAX_TEXT_REPLY", 4096)
+            for item in src.entries():
+                if isinstance(item, Problem):
+                    problems.append(item)
+            assert src.complete  # a refused answer is not a lost connection
+        requests = list(dev.requests)
+    assert not any("rm -rf" in r or "../" in r for r in requests)
+    assert any("tar -cf - -C /data/data com.android.providers.contacts" in r for r in requests)
+    assert any("package names not used" in p.message and "rm -rf" in p.message for p in problems)
+    assert any("content query" in p.message and "longer than 4096" in p.message for p in problems)
