@@ -151,6 +151,10 @@ def verify(sidecar: Path, seal_id: str, report: Report) -> int:
                 why = sshsig.verify(armored, data, CUSTODY_NAMESPACE, key)
                 if why:
                     report.fail("sidecar", f"event signature invalid: {why}", file=rel + ".sshsig")
+        report.notes.append(
+            f"after sealing: {path.name} {entry.get('event')} by {entry.get('actor')} at "
+            f"{entry.get('time_utc')}, signed by {signer.get('fingerprint')}"
+        )
         prev = hashlib.sha256(data).hexdigest()
         count += 1
     return count

@@ -450,6 +450,9 @@ def test_custody_add_after_sealing(sealed, tmp_path):
     res = vmf("verify", str(work / "case_S1"), "--signer", f"{lab.key}.pub")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "3 signed events after sealing" in res.stdout
+    assert "000002.json transferred by Courier Co at 2026-01-01T00:00:00Z, signed by SHA256:" in (
+        res.stdout
+    )
     ev = work / "case_S1.custody" / "000002.json"
     ev.write_bytes(ev.read_bytes().replace(b"Lab dock", b"Elsewhere"))
     res = vmf("verify", str(work / "case_S1.tar.age"), "--identity", str(lab.ssh_identity))
