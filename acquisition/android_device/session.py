@@ -72,6 +72,11 @@ _LINK_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def _wire(path: str) -> bytes:
+    """Device paths as bytes: names that are not UTF-8 go back exactly as they came."""
+    return path.encode("utf-8", "surrogateescape")
+
+
 class AdbShellSession:
     """The session over adb-shell's ``AdbDevice`` (TCP or USB transport)."""
 
@@ -126,7 +131,7 @@ class AdbShellSession:
         self._on_command(f"sync:LIST {path}")
         found = self._guard(
             path,
-            lambda: self._dev.list(path, read_timeout_s=READ_TIMEOUT_S),  # type: ignore[attr-defined]
+            lambda: self._dev.list(_wire(path), read_timeout_s=READ_TIMEOUT_S),  # type: ignore[attr-defined]
         )
         return [
             RemoteFile(
@@ -149,7 +154,7 @@ class AdbShellSession:
 
         try:
             self._dev.pull(  # type: ignore[attr-defined]
-                path, os.fspath(dest), progress_callback=count, read_timeout_s=READ_TIMEOUT_S
+                _wire(path), os.fspath(dest), progress_callback=count, read_timeout_s=READ_TIMEOUT_S
             )
         except adb_exc.AdbCommandFailureException as exc:
             raise CommandFailed(str(exc).removeprefix("Command failed: ")) from exc

@@ -120,6 +120,11 @@ class _Slice(io.RawIOBase):
         super().close()
 
 
+def _printable(name: str) -> str:
+    """A device name for records: bytes that are not UTF-8 shown as \\xNN escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _window(path: Path, start: int, end: int) -> Callable[[], BinaryIO]:
     """An opener for bytes [start, end) of a spool file."""
 
@@ -748,11 +753,15 @@ class AndroidDeviceSource(Source):
                     )
                     continue
                 device_path = directory.rstrip("/") + "/" + child.name
-                logical = device_to_logical(device_path)
+                origin = _printable(device_path)
+                safe = sanitise(device_to_logical(device_path))
+                logical = safe.path
+                if safe.issues:
+                    yield Problem(logical, "acquire", f"device name: {', '.join(safe.issues)}")
                 times = {"mtime": float(child.mtime)}
                 if stat.S_ISDIR(child.mode):
                     yield Entry(
-                        logical, EntryKind.DIR, None, times, stat.S_IMODE(child.mode), device_path
+                        logical, EntryKind.DIR, None, times, stat.S_IMODE(child.mode), origin
                     )
                     if depth + 1 >= _MAX_DEPTH:
                         yield Problem(logical, "acquire", "folder nesting too deep; not entered")
@@ -765,7 +774,7 @@ class AndroidDeviceSource(Source):
                         None,
                         times,
                         stat.S_IMODE(child.mode),
-                        device_path,
+                        origin,
                     )
                 elif stat.S_ISREG(child.mode):
                     if self.profile == "voicemail" and os.path.splitext(child.name)[1].lower() in (
@@ -779,7 +788,7 @@ class AndroidDeviceSource(Source):
                     )
                 else:
                     yield Entry(
-                        logical, EntryKind.OTHER, None, times, stat.S_IMODE(child.mode), device_path
+                        logical, EntryKind.OTHER, None, times, stat.S_IMODE(child.mode), origin
                     )
         if skipped:
             yield Problem(
@@ -793,6 +802,7 @@ class AndroidDeviceSource(Source):
         self, device_path: str, logical: str, listed_size: int, times: dict[str, float], mode: int
     ) -> Iterator[Entry | Problem]:
         assert self.session is not None
+        origin = _printable(device_path)
         dest = self._spool_path("pull")
         _create(dest).close()  # owner-only before the client writes into it
         try:
@@ -800,7 +810,7 @@ class AndroidDeviceSource(Source):
                 device_path, dest, lambda n: self.on_progress(logical, n, listed_size)
             )
         except CommandFailed as exc:
-            yield Problem(logical, "acquire", f"not acquired: {exc}", origin=device_path)
+            yield Problem(logical, "acquire", f"not acquired: {exc}", origin=origin)
             return
         except DeviceGone:
             got = dest.stat().st_size if dest.exists() else 0
@@ -811,7 +821,7 @@ class AndroidDeviceSource(Source):
                 got,
                 times,
                 mode,
-                device_path,
+                origin,
                 meta={"incomplete": True, "expected_size": listed_size, "via": "sync"},
                 opener=_whole(dest),
             )
@@ -820,7 +830,7 @@ class AndroidDeviceSource(Source):
                 "acquire",
                 f"incomplete: connection lost after {got} of {listed_size} bytes of this file; "
                 "the received part is kept",
-                origin=device_path,
+                origin=origin,
             )
             raise
         self._count(got)
@@ -830,7 +840,7 @@ class AndroidDeviceSource(Source):
             got,
             times,
             mode,
-            device_path,
+            origin,
             meta={"via": "sync"},
             opener=_whole(dest),
         )

@@ -153,3 +153,26 @@ def test_odd_package_names_never_reach_a_command_and_long_answers_are_capped(tmp
     assert any("tar -cf - -C /data/data com.android.providers.contacts" in r for r in requests)
     assert any("package names not used" in p.message and "rm -rf" in p.message for p in problems)
     assert any("content query" in p.message and "longer than 4096" in p.message for p in problems)
+
+
+def test_names_that_are_not_utf8_are_pulled_and_named_printably(tmp_path):
+    root = tmp_path / "img"
+    build_image(root)
+    raw_name = b"caf\xe9-voicemail.amr"
+    music = bytes(root / "sdcard" / "Music")
+    with open(music + b"/" + raw_name, "wb") as fh:
+        fh.write(b"#!AMR\n" + bytes(64))
+    got: dict[str, Entry] = {}
+    with VirtualAdbDevice(root) as dev:
+        src = AndroidDeviceSource(dev.address, workdir=tmp_path / "w", key_dir=tmp_path / "k")
+        with src:
+            for item in src.entries():
+                if isinstance(item, Entry) and item.kind == EntryKind.FILE:
+                    got[item.path] = item
+                    assert item.open().read()
+            assert src.complete
+    (name,) = [p for p in got if "voicemail.amr" in p and "caf" in p]
+    name.encode("utf-8")  # printable, no surrogates left for JSON writers to choke on
+    assert name == "sdcard/Music/caf\\xe9-voicemail.amr"
+    assert got[name].size == 70
+    assert got[name].origin == "/sdcard/Music/caf\\xe9-voicemail.amr"
