@@ -202,3 +202,19 @@ def test_export_never_replaces_an_existing_package(bag):
     with pytest.raises(FileExistsError):
         export(bag, parse_recipients([str(ident.to_public())]), 0)
     assert target.read_bytes() == b"earlier package"
+
+
+def test_proof_seal_checks_with_ssh_keygen_alone(bag, tmp_path):
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen missing (apt-get install openssh-client)")
+    p = proof.make(bag, "data/S1/original/empty.txt")
+    (tmp_path / "seal").write_bytes(p["seal"].encode())
+    (tmp_path / "seal.sig").write_text(p["seal_sshsig"])
+    (tmp_path / "allowed").write_text(f"examiner {p['signer']}\n")
+    res = subprocess.run(
+        ["ssh-keygen", "-Y", "verify", "-f", str(tmp_path / "allowed"), "-I", "examiner",
+         "-n", "vmforensics-seal-v1", "-s", str(tmp_path / "seal.sig")],
+        stdin=open(tmp_path / "seal", "rb"), capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert f"# merkle-root-sha256: {p['merkle_root_sha256']}" in p["seal"]
