@@ -110,7 +110,18 @@ class VmfApp(App[None]):
             return False
         self.case = case
         self.sub_title = f"case {case.data.get('case_id')}"
+        self.call_later(self._refresh_screen)
         return True
+
+    def _refresh_screen(self) -> None:
+        from textual.css.query import NoMatches
+
+        refresh = getattr(self.screen, "refresh_view", None)
+        if callable(refresh):
+            try:
+                refresh()
+            except NoMatches:  # not composed yet: its own mount shows the state
+                pass
 
     def require_case(self) -> Case | None:
         if self.case is None:

@@ -69,7 +69,14 @@ def read_artifacts(case: Case) -> list[dict[str, Any]]:
 def summary(row: dict[str, Any]) -> str:
     kind = row.get("type")
     if kind == "audio":
-        return str(row.get("evidence_path") or "")
+        bits = [
+            row.get("codec") or row.get("container"),
+            row.get("protection"),
+            row.get("exposure"),
+        ]
+        if row.get("duration_s") is not None:
+            bits.append(f"{row['duration_s']}s")
+        return " ".join(str(b) for b in bits if b)
     if kind == "voicemail":
         who = row.get("caller") or "unknown caller"
         return f"{who} {row.get('received_utc') or ''}".strip()

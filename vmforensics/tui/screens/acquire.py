@@ -23,9 +23,8 @@ from textual.widgets import (
     Input,
     Label,
     ProgressBar,
-    RadioButton,
-    RadioSet,
     RichLog,
+    Select,
     Static,
 )
 
@@ -81,9 +80,16 @@ class AcquireScreen(VmfScreen):
             yield Static("no source selected (F2 Devices)", id="acq-target")
             with Horizontal(classes="row"):
                 yield Label("Profile", classes="field-label")
-                with RadioSet(id="profile"):
-                    yield RadioButton("voicemail", value=True, id="profile-voicemail")
-                    yield RadioButton("full", id="profile-full")
+                yield Select(
+                    [
+                        ("voicemail (voicemail apps only)", "voicemail"),
+                        ("full (every app)", "full"),
+                    ],
+                    value="voicemail",
+                    allow_blank=False,
+                    id="profile",
+                    compact=True,
+                )
             with Horizontal(classes="row"):
                 yield Label("Password", classes="field-label")
                 yield Input(
@@ -107,9 +113,10 @@ class AcquireScreen(VmfScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#acq-prompt", Static).display = False
+        self.query_one("#stage-bar", ProgressBar).display = False
         self.show_target()
 
-    def on_screen_resume(self) -> None:
+    def refresh_view(self) -> None:
         self.show_target()
 
     def show_target(self) -> None:
@@ -146,7 +153,7 @@ class AcquireScreen(VmfScreen):
             )
             self.query_one("#password", Input).focus()
             return
-        profile = "full" if self.query_one("#profile-full", RadioButton).value else "voicemail"
+        profile = str(self.query_one("#profile", Select).value)
         self.progress = TuiProgress(self.post_message)
         self.running = True
         self.vapp.acquiring = True
@@ -156,6 +163,7 @@ class AcquireScreen(VmfScreen):
         self.query_one("#start", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False
         self.query_one("#acq-state", Static).update("RUNNING")
+        self.query_one("#stage-bar", ProgressBar).display = True
         self._bytes_started = time.monotonic()
         self.run_acquisition(target, profile, password, self.progress)
 

@@ -29,3 +29,9 @@ class VmfScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = self.TITLE_TEXT
+
+    def refresh_view(self) -> None:
+        """Show the app's current state (the case, the devices, the target) again."""
+
+    def on_screen_resume(self) -> None:
+        self.refresh_view()

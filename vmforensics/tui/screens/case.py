@@ -61,7 +61,7 @@ class CaseScreen(VmfScreen):
         self.query_one("#case-dir", Input).focus()
         self.show_case()
 
-    def on_screen_resume(self) -> None:
+    def refresh_view(self) -> None:
         self.show_case()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -127,7 +127,7 @@ class CaseScreen(VmfScreen):
                 str(ev.get("seq")),
                 str(ev.get("time_utc")),
                 str(ev.get("event")),
-                _short(_detail(ev.get("detail")), 60),
+                _clip(_detail(ev.get("detail")), 60),
             )
         if custody.row_count:
             custody.move_cursor(row=custody.row_count - 1)
@@ -158,11 +158,15 @@ def _detail(detail: object) -> str:
     if not isinstance(detail, dict):
         return ""
     keys = ("source", "command", "prompt", "evidence_path", "output", "bag", "detail")
-    bits = [f"{k}={detail[k]}" for k in keys if k in detail]
+    bits = [str(detail[k]) for k in keys if k in detail]
     if bits:
         return " ".join(bits)
     # the host name is in case.json; leaving it out keeps the screen the same everywhere
     return ", ".join(f"{k}={v}" for k, v in list(detail.items())[:3] if k != "host")
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _short(text: str, width: int) -> str:

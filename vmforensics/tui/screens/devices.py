@@ -12,15 +12,15 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, DirectoryTree, Input, Label
 
 from vmforensics.tui.screens.base import VmfScreen
-from vmforensics.tui.state import Target, encrypted_label
+from vmforensics.tui.state import Target
 
 
 class DevicesScreen(VmfScreen):
     TITLE_TEXT = "Devices"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+t", "focus_target", "Add TCP target"),
+        Binding("ctrl+t", "focus_target", "TCP target"),
         Binding("ctrl+b", "focus_browser", "Browse"),
-        Binding("ctrl+l", "focus_list", "Device list"),
+        Binding("ctrl+l", "focus_list", "List"),
     ]
 
     def body(self) -> ComposeResult:
@@ -42,11 +42,11 @@ class DevicesScreen(VmfScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#device-list", DataTable)
-        table.add_columns("device", "kind", "model", "OS", "backup", "state")
+        table.add_columns("device", "state", "kind", "model", "OS", "enc")
         self.show_devices()
         table.focus()
 
-    def on_screen_resume(self) -> None:
+    def refresh_view(self) -> None:
         self.show_devices()
 
     def show_devices(self) -> None:
@@ -54,14 +54,14 @@ class DevicesScreen(VmfScreen):
         keep = table.cursor_row
         table.clear()
         for d in self.vapp.devices:
-            state = f"UNREACHABLE: {d['error']}" if d.get("error") else "ready"
+            state = "UNREACHABLE" if d.get("error") else "ready"
             table.add_row(
                 str(d.get("serial") or "-"),
+                state,
                 str(d.get("kind") or "?"),
                 str(d.get("model") or "?"),
                 str(d.get("os") or "?"),
-                encrypted_label(d.get("encrypted")),
-                state,
+                {True: "yes", False: "no"}.get(d.get("encrypted"), "?"),
                 key=str(d.get("serial")),
             )
         if table.row_count:

@@ -57,8 +57,8 @@ class FindingsScreen(VmfScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sort", "Sort"),
         Binding("slash", "focus_filter", "Filter"),
-        Binding("e", "export", "Export WAV"),
-        Binding("r", "reload", "Reload"),
+        Binding("e", "export", "WAV"),
+        Binding("r", "reload", "Reload", show=False),
     ]
 
     def __init__(self) -> None:
@@ -92,7 +92,7 @@ class FindingsScreen(VmfScreen):
         self.action_reload()
         table.focus()
 
-    def on_screen_resume(self) -> None:
+    def refresh_view(self) -> None:
         self.action_reload()
 
     # -- data ------------------------------------------------------------------------
@@ -113,6 +113,9 @@ class FindingsScreen(VmfScreen):
         )
         table = self.query_one("#findings", DataTable)
         table.clear()
+        # the two free-text columns share what the fixed ones leave
+        free = max(20, (self.app.size.width or 80) - 36)
+        path_w, what_w = free // 2, free - free // 2
         for i, row in enumerate(self.shown):
             sev_name = row.get("severity")
             table.add_row(
@@ -122,8 +125,8 @@ class FindingsScreen(VmfScreen):
                 ),
                 str(row.get("type")),
                 str(row.get("source") or ""),
-                _short(str(row.get("evidence_path") or ""), 38),
-                _short(fd.summary(row), 40),
+                _short(str(row.get("evidence_path") or ""), path_w),
+                _clip(fd.summary(row), what_w),
                 key=str(i),
             )
         total = len(self.rows)
@@ -214,6 +217,10 @@ class FindingsScreen(VmfScreen):
             self.notify(f"WAV written: {path} (sha256 {self.last_export.sha256[:16]}…)")
 
         self.app.push_screen(ExportDialog(default), done)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _short(text: str, width: int) -> str:
