@@ -80,13 +80,30 @@ class _TcpTransport(TcpTransport):
         return data
 
 
-def _connect(device: AdbDevice, signer: PythonRSASigner, on_prompt: Callable[[str], None]) -> None:
-    device.connect(
-        rsa_keys=[signer],
-        transport_timeout_s=TRANSPORT_TIMEOUT_S,
-        auth_timeout_s=AUTH_TIMEOUT_S,
-        auth_callback=lambda _dev: on_prompt(ALLOW_PROMPT),
-    )
+def _connect(
+    device: AdbDevice,
+    signer: PythonRSASigner,
+    on_prompt: Callable[[str], None],
+    auth_timeout_s: float = AUTH_TIMEOUT_S,
+) -> list[bool]:
+    """Connect; the returned flag list says whether the phone had to prompt for the key."""
+    prompted = [False]
+
+    def prompt(_dev: object) -> None:
+        prompted[0] = True
+        on_prompt(ALLOW_PROMPT)
+
+    try:
+        device.connect(
+            rsa_keys=[signer],
+            transport_timeout_s=TRANSPORT_TIMEOUT_S,
+            auth_timeout_s=auth_timeout_s,
+            auth_callback=prompt,
+        )
+    except Exception as exc:
+        exc.prompted = prompted[0]  # type: ignore[attr-defined]
+        raise
+    return prompted
 
 
 def open_tcp(
@@ -96,14 +113,21 @@ def open_tcp(
     key_dir: Path,
     on_command: CommandHook,
     on_prompt: Callable[[str], None],
+    timeout_s: float = TRANSPORT_TIMEOUT_S,
+    auth_timeout_s: float = AUTH_TIMEOUT_S,
 ) -> Session:
     signer = load_signer(key_dir)
-    device = AdbDevice(_TcpTransport(host, port), default_transport_timeout_s=TRANSPORT_TIMEOUT_S)
+    device = AdbDevice(_TcpTransport(host, port), default_transport_timeout_s=timeout_s)
     try:
-        _connect(device, signer, on_prompt)
+        _connect(device, signer, on_prompt, auth_timeout_s)
     except adb_exc.DeviceAuthError as exc:
         raise SourceUnavailable(f"{host}:{port}: the phone refused this computer's key ({exc})")
     except (OSError, adb_exc.TcpTimeoutException, adb_exc.AdbTimeoutError) as exc:
+        if getattr(exc, "prompted", False):
+            raise SourceUnavailable(
+                f"{host}:{port}: this computer's key was not allowed on the phone ({exc}); "
+                "unlock it, tap Allow on the 'Allow USB debugging?' prompt and try again"
+            )
         raise SourceUnavailable(
             f"{host}:{port}: no ADB device answered ({exc}); check the address, that "
             "wireless or TCP debugging is on, and that the key was allowed on the phone"

@@ -47,7 +47,12 @@ def _tcp(spec: str, key_dir: Path, on_command: Callable[[str], None]) -> dict[st
         }
     try:
         session = open_tcp(
-            *target, key_dir=key_dir, on_command=on_command, on_prompt=lambda _m: None
+            *target,
+            key_dir=key_dir,
+            on_command=on_command,
+            on_prompt=lambda _m: None,
+            timeout_s=_TIMEOUT_S,
+            auth_timeout_s=_TIMEOUT_S,  # a listing shows the prompt but does not wait on it
         )
     except AcquisitionError as exc:
         return {"serial": spec, "kind": "android", "model": None, "os": None, "error": str(exc)}

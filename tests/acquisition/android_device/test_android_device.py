@@ -456,3 +456,17 @@ def test_device_protected_storage_is_taken_too(tmp_path, key_dir, root):
     assert run.files[DB_REL] == files[DB_REL]
     # an app with no device-protected folder is not an error
     assert not any(p.path.startswith("data/user_de") for p in run.problems)
+
+
+def test_key_not_allowed_on_the_phone_says_so(tmp_path):
+    build_image(tmp_path / "img")
+    prompts: list[str] = []
+    with VirtualAdbDevice(tmp_path / "img", accept_new_keys=False) as dev:
+        src = AndroidDeviceSource(
+            dev.address, workdir=tmp_path / "w", key_dir=tmp_path / "k", on_prompt=prompts.append
+        )
+        with pytest.raises(SourceUnavailable, match="not allowed on the phone"):
+            src.open()
+        assert any("Allow USB debugging" in p for p in prompts)
+        (listed,) = list_devices([dev.address], key_dir=tmp_path / "k")
+        assert "not allowed on the phone" in listed["error"]
