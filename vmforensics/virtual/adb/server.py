@@ -221,7 +221,10 @@ class _Connection:
                 self.next_id += 1
                 stream = _Stream(self, local, pkt.arg0, service)
                 self.streams[local] = stream
-            handler = self.device.service_for(service)
+            try:
+                handler = self.device.service_for(service)
+            except Exception:  # a simulation bug refuses the service, never kills the link
+                handler = None
             if handler is None:
                 with self.slock:
                     self.streams.pop(local, None)
