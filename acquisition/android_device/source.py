@@ -46,6 +46,9 @@ VOICEMAIL_PACKAGES = (
     "com.google.android.apps.googlevoice",
 )
 PROFILES = ("voicemail", "full")
+# backup agents worth asking for whenever adb backup runs: the call log's key-value agent
+# carries the call history (voicemail entries included) on phones where nothing else does
+BACKUP_EXTRAS = ("com.android.calllogbackup",)
 SHARED_ROOT = "/sdcard"
 DE_ROOT = "data/user_de/0"  # device-protected app storage (direct boot), logical path
 DE_DEVICE = "/" + DE_ROOT
@@ -358,6 +361,7 @@ class AndroidDeviceSource(Source):
         else:
             wanted = installed
         state["wanted"] = wanted
+        state["installed"] = installed
         state["remaining"] = list(wanted)
         state["why"] = {}
         self._targets = list(wanted)
@@ -606,7 +610,10 @@ class AndroidDeviceSource(Source):
         if not state["remaining"]:
             return
         self.on_prompt(BACKUP_PROMPT)
-        args = ["-noapk", "-keyvalue", *state["remaining"]]
+        extras = [
+            p for p in BACKUP_EXTRAS if p in state["installed"] and p not in state["remaining"]
+        ]
+        args = ["-noapk", "-keyvalue", *state["remaining"], *extras]
         spool = self._spool_path("backup.ab")
         received = 0
         gone: DeviceGone | None = None

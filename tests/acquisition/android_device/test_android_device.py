@@ -366,7 +366,7 @@ ALLOWED = [
     rf"exec:su -c 'tar -cf - -C /data/user_de/0 {_PKG}'",
     rf"exec:su 0 tar -cf - -C /data/user_de/0 {_PKG}",
     rf"exec:run-as {_PKG} tar -cf - -C /data/user_de/0/{_PKG} \.",
-    rf"backup: -noapk -keyvalue( {_PKG})+",
+    rf"backup: -noapk -keyvalue( {_PKG})+",  # includes com.android.calllogbackup
     r"sync:",
     r"sync (LIST|STAT|RECV) /sdcard(/.*)?",
     r"shell:content query --uri content://com\.android\.voicemail/voicemail",
@@ -470,3 +470,16 @@ def test_key_not_allowed_on_the_phone_says_so(tmp_path):
         assert any("Allow USB debugging" in p for p in prompts)
         (listed,) = list_devices([dev.address], key_dir=tmp_path / "k")
         assert "not allowed on the phone" in listed["error"]
+
+
+def test_backup_also_asks_the_call_log_agent(tmp_path, key_dir):
+    build_image(
+        tmp_path / "img",
+        extra_packages={"com.android.calllogbackup": {"files/state": b"calls"}},
+    )
+    with VirtualAdbDevice(tmp_path / "img") as dev:
+        run = acquire(dev, tmp_path / "work", key_dir)
+    assert f"backup: -noapk -keyvalue {CONTACTS} com.android.calllogbackup" in run.commands
+    assert run.files["data/data/com.android.calllogbackup/files/state"] == b"calls"
+    # an extra agent is not a target: no "not acquired" problem about it either way
+    assert not any("calllogbackup" in p.path for p in run.problems)
