@@ -17,11 +17,15 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 demo: system-deps $(STAMP)
-	rm -rf $(DEMO_CASE)
-	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-1767225600} $(PY) -m vmforensics scan \
-	  testdata/images/ios-encrypted \
+	rm -rf $(DEMO_CASE) $(DEMO_CASE)-bags $(DEMO_CASE)-key*
+	$(PY) -m vmforensics scan testdata/images/ios-encrypted \
 	  --case $(DEMO_CASE) --examiner "Demo Examiner" --case-id DEMO-001 \
 	  --password-file testdata/images/ios-encrypted.password
+	@echo "--- sealing the case for legal (demo key and passphrase from testdata/) ---"
+	$(PY) -m vmforensics keygen --out $(DEMO_CASE)-key --passphrase-file testdata/demo.passphrase
+	$(PY) -m vmforensics seal --case $(DEMO_CASE) --key $(DEMO_CASE)-key \
+	  --passphrase-file testdata/demo.passphrase --out $(DEMO_CASE)-bags
+	$(PY) -m vmforensics verify $(DEMO_CASE)-bags/DEMO-001_S1 --signer $(DEMO_CASE)-key.pub
 
 test: system-deps $(STAMP)
 	$(PY) -m pytest -q
@@ -41,4 +45,4 @@ bench: $(STAMP)
 	$(PY) bench/carving.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_CASE) .pytest_cache
+	rm -rf $(VENV) $(DEMO_CASE) $(DEMO_CASE)-bags $(DEMO_CASE)-key* .pytest_cache
