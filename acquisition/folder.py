@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
+from acquisition import companion
 from acquisition.android_layout import Layout, classify
 from acquisition.base import Entry, EntryKind, Problem, Source
 from acquisition.errors import SourceUnavailable
@@ -61,6 +62,7 @@ class FolderSource(Source):
         super().__init__(str(location))
         self.path = Path(location)
         self.layout = Layout()
+        self.companion: companion.CompanionProfile | None = None
 
     @classmethod
     def probe(cls, path: Path) -> bool:
@@ -74,9 +76,12 @@ class FolderSource(Source):
                 pass
         except OSError as exc:
             raise SourceUnavailable(f"{self.path}: cannot be listed ({exc.strerror or exc})")
-        self.layout = classify(self._shallow_names())
+        names = list(self._shallow_names())
+        self.layout = classify(names)
         kind = "fs-extraction" if self.layout.name != "generic" else "folder"
         self.kind = kind  # type: ignore[misc]  # per instance: decided by the content
+        if self.layout.name == "generic":
+            self.companion = companion.match(names)
 
     def _shallow_names(self) -> Iterator[str]:
         """Relative paths of the top LAYOUT_DEPTH levels (breadth first, bounded)."""
@@ -101,12 +106,21 @@ class FolderSource(Source):
 
     def describe(self) -> dict[str, Any]:
         facts = {"format": "folder", "layout": self.layout.name}
+        if self.companion is not None:
+            facts["companion_profile"] = self.companion.name
+            facts["companion_description"] = self.companion.description
         if self.layout.root:
             facts["android_root"] = self.layout.root
         return facts
 
+    def _normaliser(self) -> Callable[[str], str | None] | None:
+        if self.companion is None:
+            return self.layout.normaliser()
+        base = companion.prefix(self.companion)
+        return lambda path: f"{base}/{path}" if path else base
+
     def entries(self) -> Iterator[Entry | Problem]:
-        namer = MemberNamer(self.layout.normaliser())
+        namer = MemberNamer(self._normaliser())
         root = os.path.realpath(self.path)
         stack: list[Iterator[os.DirEntry[str]]] = []
         rels: list[str] = []
