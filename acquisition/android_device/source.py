@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from acquisition.android_device import abfile
+from acquisition.android_backup import decrypted_tar_stream
 from acquisition.android_device.connect import open_tcp, open_usb, parse_hostport, server_holds
 from acquisition.android_device.layout import backup_member_to_logical, device_to_logical
 from acquisition.android_device.session import (
@@ -31,7 +31,14 @@ from acquisition.android_device.session import (
     Session,
 )
 from acquisition.base import Entry, EntryKind, Problem, Source
-from acquisition.errors import AcquisitionError, PasswordRequired, SourceUnavailable, WrongPassword
+from acquisition.errors import (
+    AcquisitionError,
+    EntryReadError,
+    NotRecognised,
+    PasswordRequired,
+    SourceUnavailable,
+    WrongPassword,
+)
 from acquisition.paths import join, sanitise
 
 VOICEMAIL_PACKAGES = (
@@ -664,7 +671,19 @@ class AndroidDeviceSource(Source):
         tar_spool = self._spool_path("backup.tar")
         try:
             with open(spool, "rb") as src, _create(tar_spool) as dst:
-                header = abfile.decode(src, dst, self._password)
+                payload = decrypted_tar_stream(src, self._password)
+                try:
+                    # read1: at most one raw read per call, so a truncated payload
+                    # hands over every good byte before the error
+                    while chunk := payload.read1(1 << 16):  # type: ignore[attr-defined]
+                        dst.write(chunk)
+                except EntryReadError as exc:
+                    yield Problem(
+                        "adb-backup/backup.ab",
+                        "acquire",
+                        f"the backup's payload ends early: {exc}",
+                        offset=exc.offset,
+                    )
         except PasswordRequired:
             self.strategies["adb backup"] = "encrypted on the phone; no password given"
             yield Problem(
@@ -688,7 +707,7 @@ class AndroidDeviceSource(Source):
             if gone is not None:
                 raise gone
             return
-        except abfile.AbFormatError as exc:
+        except NotRecognised as exc:
             self.strategies["adb backup"] = f"unreadable: {exc}"
             yield Problem("adb-backup/backup.ab", "acquire", f"not an Android backup: {exc}")
             if gone is not None:
@@ -715,7 +734,7 @@ class AndroidDeviceSource(Source):
                     "adb backup: the app's backup agent gave no data"
                 )
         state["remaining"] = [p for p in state["remaining"] if p not in seen]
-        enc = "encrypted, " if header.encrypted else ""
+        enc = "encrypted, " if encrypted else ""
         self.strategies["adb backup"] = f"{enc}{len(got)} apps"
         if gone is not None:
             raise gone
