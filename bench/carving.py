@@ -121,14 +121,14 @@ def main(argv: list[str] | None = None) -> int:
 
         head_map = heads(truths, read)
 
-    tools = [t for t in args.tools.split(",") if t]
-    for tool in tools:
+    tools = []
+    for tool in (t for t in args.tools.split(",") if t):
         if tool not in TOOLS:
             raise SystemExit(f"unknown tool {tool!r}; known: {', '.join(TOOLS)}")
-        exe = {"foremost": "foremost", "scalpel": "scalpel", "photorec": "photorec"}.get(tool)
-        if exe and not peers.available(exe):
+        if tool in ("foremost", "scalpel", "photorec") and not peers.available(tool):
             log(f"{tool} is not installed: left out")
-            tools.remove(tool)
+            continue
+        tools.append(tool)
 
     runs: dict[str, list[dict]] = {t: [] for t in tools}
     scores: dict[str, Score] = {}

@@ -313,7 +313,16 @@ def versions() -> dict[str, str]:
         except OSError:
             return "unknown"
 
+    def py(module: str) -> str:
+        try:
+            return str(__import__(module).__version__)
+        except Exception:
+            return "not installed"
+
     return {
+        "hyperscan (PyPI)": py("hyperscan"),
+        "av (PyAV)": py("av"),
+        "numpy": py("numpy"),
         "foremost": dpkg("foremost"),
         "scalpel": dpkg("scalpel"),
         "testdisk (photorec)": dpkg("testdisk"),
