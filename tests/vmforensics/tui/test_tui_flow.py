@@ -129,6 +129,8 @@ def check_case(case_dir: Path, kind: str, wav: Path, row: dict, schema_validator
     with wave.open(str(wav)) as w:
         assert w.getnframes() > 0 and w.getsampwidth() == 2
     assert "sealed" in names
+    if kind == "android-device":
+        assert "device-prompt" in names
 
 
 def check_package(cli, tmp_path: Path, screen: SealScreen) -> None:
@@ -158,7 +160,9 @@ def test_flow_android(tmp_path, monkeypatch, cli, schema_validator):
             acq = await acquire_listed(pilot, dev.address)
             assert acq.last_result is not None and acq.last_result.ok, acq.last_result
             log = acq.query_one("#acq-log").lines
-            assert any("getprop" in str(line) for line in log)  # the commands pane
+            assert any("getprop" in line.text for line in log)  # the commands pane
+            # the root check asks the person holding the phone: shown, and in custody
+            assert any(line.text.startswith("!! ") for line in log)
             row = await findings_and_export(pilot, wav)
             return row, await seal(pilot, tmp_path)
 

@@ -64,7 +64,7 @@ def test_cancel_mid_acquisition(tmp_path):
                     pilot,
                     lambda: (
                         "pm list packages"
-                        in "\n".join(str(x) for x in screen.query_one("#acq-log").lines)
+                        in "\n".join(x.text for x in screen.query_one("#acq-log").lines)
                     ),
                     "the command in the log pane",
                 )
@@ -98,7 +98,7 @@ def test_device_disappears_mid_acquisition(tmp_path):
             async with app.run_test(size=(100, 30)) as pilot:
                 screen = await start(pilot, tmp_path / "case", dev.address)
                 await wait_for(pilot, lambda: screen.last_result is not None, "the end")
-                assert "INCOMPLETE" in str(screen.query_one("#acq-log").lines[-1])
+                assert "INCOMPLETE" in screen.query_one("#acq-log").lines[-1].text
                 return screen
 
         screen = asyncio.run(drive())
