@@ -42,9 +42,13 @@ def _carve_span(path: str, start: int, stop: int) -> tuple[int, int, list[Any], 
 def _hash_span(f: Any, start: int, stop: int, hasher: MultiHasher) -> None:
     gran = mmap.ALLOCATIONGRANULARITY
     base = (start // gran) * gran
-    with mmap.mmap(f.fileno(), stop - base, offset=base, access=mmap.ACCESS_READ) as mm:
+    with (
+        mmap.mmap(f.fileno(), stop - base, offset=base, access=mmap.ACCESS_READ) as mm,
+        memoryview(mm) as view,
+    ):
         for pos in range(start - base, stop - base, READ):
-            hasher.update(mm[pos : min(pos + READ, stop - base)])
+            with view[pos : min(pos + READ, stop - base)] as piece:
+                hasher.update(piece)  # no copy: hashlib reads the mapped pages
 
 
 def carve_image(
@@ -60,7 +64,10 @@ def carve_image(
         size = f.seek(0, os.SEEK_END)  # st_size is 0 for a block device
         result.size = size
         futures: list[Future[tuple[int, int, list[Any], str | None]]] = []
-        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        # carvers yield to the hashing pass, which sets the pace
+        with ProcessPoolExecutor(
+            max_workers=max(1, workers), initializer=os.nice, initargs=(10,)
+        ) as pool:
             for start in range(0, size, SPAN):
                 stop = min(size, start + SPAN)
                 _hash_span(f, start, stop, hasher)
