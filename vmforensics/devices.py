@@ -15,7 +15,7 @@ from typing import Any
 from acquisition.base import Source
 from vmforensics.case import Case
 
-Report = Callable[[str], None]
+Report = Callable[[str], object]
 ProgressHook = Callable[..., None]
 
 

@@ -35,7 +35,7 @@ class DevicesChanged(Message):
 
 
 class VmfApp(App[None]):
-    CSS_PATH = "vmf.tcss"
+    CSS_PATH = str(Path(__file__).with_name("vmf.tcss"))
     TITLE = "vmforensics"
     ENABLE_COMMAND_PALETTE = False
     MODES: ClassVar[dict[str, Any]] = {
@@ -157,6 +157,21 @@ class VmfApp(App[None]):
         screen = self.screen
         if isinstance(screen, DevicesScreen):
             screen.show_devices()
+
+    def _fatal_error(self) -> None:
+        """The last line of defence, as in the CLI: one line, no traceback, unless
+        VMF_DEBUG asks for it. What the pipeline wrote is already on disk."""
+        import os
+
+        if os.environ.get("VMF_DEBUG"):
+            super()._fatal_error()
+            return
+        error = self._exception
+        self.exit(
+            return_code=1,
+            message=f"vmforensics: internal error: {type(error).__name__}: {error} "
+            "(set VMF_DEBUG=1 for a traceback)",
+        )
 
     def on_unmount(self) -> None:
         self._wake.set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ def matches(row: dict[str, Any], kind: str | None, severity: str | None, text: s
     return True
 
 
-SORT_KEYS = {
+SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "severity": lambda r: (SEVERITY_ORDER.get(r.get("severity"), 5), r.get("type", "")),
     "type": lambda r: (str(r.get("type")), SEVERITY_ORDER.get(r.get("severity"), 5)),
     "source": lambda r: (int(str(r.get("source") or "S0")[1:] or 0), str(r.get("evidence_path"))),

@@ -61,7 +61,7 @@ class DevicesScreen(VmfScreen):
                 str(d.get("kind") or "?"),
                 str(d.get("model") or "?"),
                 str(d.get("os") or "?"),
-                {True: "yes", False: "no"}.get(d.get("encrypted"), "?"),
+                _yes_no(d.get("encrypted")),
                 key=str(d.get("serial")),
             )
         if table.row_count:
@@ -160,3 +160,7 @@ class DevicesScreen(VmfScreen):
         self.vapp.target = target
         self.notify(f"Selected {target.spec}")
         self.vapp.switch_mode("acquire")
+
+
+def _yes_no(value: object) -> str:
+    return "yes" if value is True else "no" if value is False else "?"
