@@ -70,7 +70,7 @@ SIGNATURES: tuple[_Signature, ...] = (
     _literal(b"#!AMR", amr.probe),
     _Signature(re.compile(rb"R(?:IFF|F64)"), 4, 0, riff.probe),
     _literal(b"ID3", mp3.probe),
-    _Signature(mp3.SYNC_RE, 2, 0, mp3.probe),
+    _Signature(mp3.SYNC_RE, 3, 0, mp3.probe),
     _literal(b"ftyp", mp4.probe, -mp4.MAGIC_OFFSET),
     _literal(b"OggS", ogg.probe),
     _literal(b"fLaC", flac.probe),

@@ -20,7 +20,13 @@ from parsers.audio import flac
 from parsers.audio.probe import Buffer, Probe
 
 SIGNATURES = (b"ID3",)
-SYNC_RE = re.compile(rb"\xff[\xe2\xe3\xf2\xf3\xfa\xfb]")
+# Frame sync + Layer III version byte + a third byte that frame_info can accept (bitrate
+# index 1-14, sample-rate index 0-2): random data matches the two-byte sync every 11 KiB
+# or so, and this third byte drops a quarter of those before Python sees them.
+_THIRD = bytes(h << 4 | low for h in range(1, 15) for low in range(16) if (low >> 2) & 3 != 3)
+SYNC_RE = re.compile(
+    rb"\xff[\xe2\xe3\xf2\xf3\xfa\xfb][" + b"".join(re.escape(bytes([c])) for c in _THIRD) + rb"]"
+)
 
 ID3V2_HEADER = Struct(
     "magic" / Const(b"ID3"),
