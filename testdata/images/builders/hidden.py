@@ -30,7 +30,7 @@ from pathlib import Path
 import av
 from Crypto.Cipher import AES
 
-from builders import audio
+from builders import audio, common
 
 TAR_MTIME = 1700003600
 CACHE = "data/data/com.example.vvmcache"
@@ -39,26 +39,11 @@ SECURE = "data/data/com.example.securevvm"
 PIN = "4711-voicemail-pin"  # the derivation source of one key; never in any output
 
 
-def versions() -> dict[str, str]:
-    import platform
-
-    import Crypto
-
-    return {
-        **audio.versions(),
-        "sqlite3": sqlite3.sqlite_version,
-        "pycryptodome": Crypto.__version__,
-        "python": platform.python_version(),
-    }
+versions = common.versions
 
 
 def det_bytes(label: str, n: int) -> bytes:
-    out = b""
-    counter = 0
-    while len(out) < n:
-        out += hashlib.sha256(f"hidden/{label}/{counter}".encode()).digest()
-        counter += 1
-    return out[:n]
+    return common.det_bytes(f"hidden/{label}", n)
 
 
 _FORMATS = {

@@ -19,7 +19,7 @@ from pathlib import Path
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import pad
 
-from builders import audio
+from builders import audio, common
 
 UDID = "00008110-000A1B2C3D4E5F60"
 BASE_TIME = 1767225600  # 2026-01-01T00:00:00Z
@@ -28,26 +28,8 @@ PASSWORD = "vmf-demo-2026"
 DPIC, ITER = 100, 10  # low on purpose: tests and the demo should not wait for PBKDF2
 
 
-def versions() -> dict[str, str]:
-    import platform
-
-    import Crypto
-
-    return {
-        **audio.versions(),
-        "sqlite3": sqlite3.sqlite_version,
-        "pycryptodome": Crypto.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def det_bytes(label: str, n: int) -> bytes:
-    out = b""
-    counter = 0
-    while len(out) < n:
-        out += hashlib.sha256(f"{label}/{counter}".encode()).digest()
-        counter += 1
-    return out[:n]
+versions = common.versions
+det_bytes = common.det_bytes
 
 
 # -- voicemail content -------------------------------------------------------------
@@ -468,8 +450,7 @@ def build_legacy(out: Path) -> None:
 
 
 FFS_VM = "private/var/mobile/Library/Voicemail"
-WAL_DELETED = Message(6, "+14155550106", BASE_TIME + 21600, 3, 3,
-                      transcript=None)
+WAL_DELETED = Message(6, "+14155550106", BASE_TIME + 21600, 3, 3, transcript=None)
 
 
 def build_ffs_wal(out: Path) -> None:
@@ -489,8 +470,20 @@ def build_ffs_wal(out: Path) -> None:
     m = WAL_DELETED
     conn.execute(
         "INSERT INTO voicemail VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (m.rowid, 1000 + m.rowid, m.date, f"tok{m.rowid}", m.sender, m.sender, m.duration,
-         m.date + 30 * 86400, 0, m.flags, RECEIVER, LABEL),
+        (
+            m.rowid,
+            1000 + m.rowid,
+            m.date,
+            f"tok{m.rowid}",
+            m.sender,
+            m.sender,
+            m.duration,
+            m.date + 30 * 86400,
+            0,
+            m.flags,
+            RECEIVER,
+            LABEL,
+        ),
     )
     conn.commit()
     conn.execute("DELETE FROM voicemail WHERE ROWID=?", (m.rowid,))
