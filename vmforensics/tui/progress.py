@@ -83,7 +83,9 @@ class TuiProgress(Progress):
         where an exception would kill the loop instead of stopping the pipeline."""
         if threading.current_thread() is self.worker:
             self.check()
-        if isinstance(extra, str) or (extra is None and not isinstance(amount, int)):
+        if isinstance(amount, float):  # iOS: a percentage
+            self._detail = f"{stage} {amount:.0f}%"
+        elif isinstance(extra, str) or (extra is None and not isinstance(amount, int)):
             self._detail = f"{stage}: {extra}" if extra else stage
         else:
             self._detail = stage

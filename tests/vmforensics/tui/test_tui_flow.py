@@ -95,7 +95,7 @@ async def findings_and_export(pilot, out: Path) -> dict:
     return row
 
 
-async def seal(pilot, tmp_path: Path) -> SealScreen:
+async def seal(pilot, tmp_path: Path, recipient: str = "") -> SealScreen:
     app: VmfApp = pilot.app
     key = make_key(tmp_path, PASSPHRASE)
     await pilot.press("f5")
@@ -103,9 +103,11 @@ async def seal(pilot, tmp_path: Path) -> SealScreen:
     assert isinstance(screen, SealScreen)
     await type_into(pilot, "#key", str(key))
     await type_into(pilot, "#passphrase", PASSPHRASE)
+    await type_into(pilot, "#recipients", recipient)
     await type_into(pilot, "#out", str(tmp_path / "sealed"))
     await pilot.press("ctrl+r")
     await wait_for(pilot, lambda: screen.result is not None, "the seal")
+    assert not screen.query_one("#passphrase").value  # the secret did not linger
     return screen
 
 
@@ -133,13 +135,19 @@ def check_case(case_dir: Path, kind: str, wav: Path, row: dict, schema_validator
         assert "device-prompt" in names
 
 
-def check_package(cli, tmp_path: Path, screen: SealScreen) -> None:
+def check_package(cli, tmp_path: Path, screen: SealScreen, identity: Path | None = None) -> None:
     assert screen.result is not None and screen.result.ok, screen.result
     [bag] = screen.result.bags
     assert Path(bag).is_dir()
-    res = cli("verify", bag, "--signer", str(tmp_path / "examiner.key.pub"))
+    signer = str(tmp_path / "examiner.key.pub")
+    res = cli("verify", bag, "--signer", signer)
     assert res.code == 0, res
     assert "VERIFIED" in res.out
+    if identity is not None:
+        [package] = screen.result.packages
+        assert package.endswith(".tar.age")
+        res = cli("verify", package, "--signer", signer, "--identity", str(identity))
+        assert res.code == 0, res
 
 
 def test_flow_android(tmp_path, monkeypatch, cli, schema_validator):
@@ -164,14 +172,18 @@ def test_flow_android(tmp_path, monkeypatch, cli, schema_validator):
             # the root check asks the person holding the phone: shown, and in custody
             assert any(line.text.startswith("!! ") for line in log)
             row = await findings_and_export(pilot, wav)
-            return row, await seal(pilot, tmp_path)
+            return row, await seal(pilot, tmp_path, str(counsel.to_public()))
 
+    pyrage = pytest.importorskip("pyrage")
+    counsel = pyrage.x25519.Identity.generate()
+    identity = tmp_path / "counsel.age"
+    identity.write_text(str(counsel) + "\n")
     with VirtualAdbDevice(image, root=True, port=0) as dev:
         import asyncio
 
         row, screen = asyncio.run(drive())
     check_case(case_dir, "android-device", wav, row, schema_validator)
-    check_package(cli, tmp_path, screen)
+    check_package(cli, tmp_path, screen, identity)
 
 
 def test_flow_ios(tmp_path, monkeypatch, cli, schema_validator):

@@ -154,6 +154,7 @@ class AcquireScreen(VmfScreen):
             self.query_one("#password", Input).focus()
             return
         profile = str(self.query_one("#profile", Select).value)
+        self.query_one("#password", Input).value = ""  # the secret does not linger on screen
         self.progress = TuiProgress(self.post_message)
         self.running = True
         self.vapp.acquiring = True

@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from vmforensics.tui import findings_data as fd
 from vmforensics.tui.screens.base import VmfScreen
 
+WIDE = 140  # from this width the detail pane sits beside the table
 SORTS = ("severity", "type", "source", "path", "what")
 
 
@@ -81,9 +82,10 @@ class FindingsScreen(VmfScreen):
                 compact=True,
             )
             yield Input(placeholder="/ text filter", id="filter-text", compact=True)
-        yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
-        with VerticalScroll(id="detail"):
-            yield Static("", id="detail-text")
+        with Vertical(id="findings-body"):
+            yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="detail"):
+                yield Static("", id="detail-text")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -115,7 +117,8 @@ class FindingsScreen(VmfScreen):
         table = self.query_one("#findings", DataTable)
         table.clear()
         # the two free-text columns share what the fixed ones leave
-        free = max(20, (self.app.size.width or 80) - 36)
+        width = self.app.size.width or 80
+        free = max(20, (width // 2 if width >= WIDE else width) - 36)
         path_w, what_w = free // 2, free - free // 2
         for i, row in enumerate(self.shown):
             sev_name = row.get("severity")

@@ -24,6 +24,7 @@ class SealDone(Message):
     error: str | None = None
     reports: list[dict] = field(default_factory=list)
     bags: list[str] = field(default_factory=list)
+    packages: list[str] = field(default_factory=list)
 
 
 def seal_and_verify(
@@ -77,7 +78,13 @@ def seal_and_verify(
             for r in o.recipients:
                 lines.append(f"    recipient {r}")
     lines.append("Each bag's VERIFY.md lists the standard-tool commands that check it.")
-    return SealDone(ok, lines, reports=reports, bags=[str(o.bag) for o in outcomes])
+    return SealDone(
+        ok,
+        lines,
+        reports=reports,
+        bags=[str(o.bag) for o in outcomes],
+        packages=[str(o.package) for o in outcomes if o.package],
+    )
 
 
 class SealScreen(VmfScreen):
@@ -143,6 +150,7 @@ class SealScreen(VmfScreen):
             return
         recipients = [r.strip() for r in value("recipients").split(",") if r.strip()]
         passphrase = self.query_one("#passphrase", Input).value or None
+        self.query_one("#passphrase", Input).value = ""  # the secret does not linger
         self.running = True
         self.query_one("#seal-log", RichLog).write("sealing…")
         self.run_seal(
