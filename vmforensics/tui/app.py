@@ -46,7 +46,7 @@ class VmfApp(App[None]):
         "seal": SealScreen,
     }
     DEFAULT_MODE = "case"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (140, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "switch_mode('case')", "Case"),
         Binding("f2", "switch_mode('devices')", "Devices"),
