@@ -8,6 +8,7 @@ them to the caller's display callbacks, so no front end can forget the custody s
 from __future__ import annotations
 
 import plistlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,42 @@ def list_devices(connect: list[str], key_dir: Path | None) -> list[dict[str, Any
     from vmforensics.cli.cmd_devices import list_all
 
     return list_all(connect, key_dir)
+
+
+def watch_usbmux(
+    on_change: Callable[[], object], stop: threading.Event, retry_s: float = 1.0
+) -> None:
+    """Block until ``stop`` is set, calling ``on_change`` on every usbmux attach or detach
+    event and when usbmuxd itself goes away, so a device list refreshes the moment a
+    phone is plugged or pulled instead of at the next poll. Run it in a daemon thread:
+    waiting for the next event cannot be interrupted."""
+    import asyncio
+
+    from pymobiledevice3 import usbmux
+
+    from acquisition.ios_device.session import usbmux_address
+
+    async def session(connected: list[bool]) -> None:
+        mux = await usbmux.create_mux(usbmux_address=usbmux_address())
+        try:
+            await mux.listen()
+            connected[0] = True
+            on_change()
+            while not stop.is_set():
+                await mux.receive_device_state_update()
+                on_change()
+        finally:
+            await mux.close()
+
+    while not stop.is_set():
+        connected = [False]
+        try:
+            asyncio.run(session(connected))
+        except Exception:  # no usbmuxd (yet), or it went away
+            pass
+        if connected[0]:
+            on_change()
+        stop.wait(retry_s)
 
 
 def ios_udids() -> set[str]:

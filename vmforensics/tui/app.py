@@ -75,17 +75,29 @@ class VmfApp(App[None]):
         self.key_dir = key_dir
         self.browse_root = browse_root or Path(".")
         self.lister: Lister = lister or _default_lister
+        self.watch_usb = lister is None
         self.poll_seconds = poll_seconds
         self.devices: list[dict[str, Any]] = []
         self.polls = 0
         self.target: Target | None = None
         self.acquiring = False
         self._wake = threading.Event()
+        self._stop = threading.Event()
 
     def on_mount(self) -> None:
         if self.case_dir_hint is not None and (self.case_dir_hint / "case.json").is_file():
             self.open_case(self.case_dir_hint, None, None, None, None)
         self.poll_devices()
+        if self.watch_usb:
+            from vmforensics.devices import watch_usbmux
+
+            # a daemon thread, not a worker: waiting for the next event cannot be cut short
+            threading.Thread(
+                target=watch_usbmux,
+                args=(self._wake.set, self._stop),
+                name="vmf-usbmux",
+                daemon=True,
+            ).start()
 
     # -- the case ------------------------------------------------------------------
     def open_case(
@@ -175,6 +187,7 @@ class VmfApp(App[None]):
         )
 
     def on_unmount(self) -> None:
+        self._stop.set()
         self._wake.set()
 
 

@@ -82,6 +82,33 @@ def test_devices_appear_and_disappear(tmp_path):
         adb.__exit__(None, None, None)
 
 
+def test_usbmux_events_refresh_the_list_without_polling(tmp_path):
+    """With a ten-minute poll, only usbmux's attach/detach events can update the list."""
+    sock = str(tmp_path / "mux.sock")
+
+    async def drive() -> None:
+        dev = VirtualIosDevice(IMAGES / "ios-plain", socket_path=sock)
+        dev.__enter__()
+        try:
+            app = VmfApp(poll_seconds=600)
+            async with app.run_test(size=(100, 30)) as pilot:
+                await pilot.press("f2")
+                await wait_for(pilot, lambda: row_state(app, dev.udid) == "ready", "the iPhone")
+                polls = app.polls
+                dev.__exit__(None, None, None)  # usbmuxd and the phone go away
+                await wait_for(pilot, lambda: row_state(app, dev.udid) is None, "it to go")
+                assert app.polls > polls
+                again = VirtualIosDevice(IMAGES / "ios-plain", socket_path=sock)
+                with again:  # plugged back in: the listener reconnects, Attached arrives
+                    await wait_for(
+                        pilot, lambda: row_state(app, again.udid) == "ready", "it to return"
+                    )
+        finally:
+            dev.__exit__(None, None, None)
+
+    asyncio.run(drive())
+
+
 def test_offline_encrypted_backup_from_the_browser(tmp_path, monkeypatch):
     (tmp_path / "evidence").mkdir()
     (tmp_path / "evidence" / "ios-encrypted").symlink_to(IMAGES / "ios-encrypted")
