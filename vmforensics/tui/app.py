@@ -81,6 +81,8 @@ class VmfApp(App[None]):
         self.polls = 0
         self.target: Target | None = None
         self.acquiring = False
+        self.quit_when_idle = False
+        self.cancel_acquisition: Callable[[], None] | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
 
@@ -140,6 +142,16 @@ class VmfApp(App[None]):
         if self.case is None:
             self.notify("Open or create a case first (F1).", severity="warning")
         return self.case
+
+    async def action_quit(self) -> None:
+        """Quitting mid-acquisition cancels it first, so the case records the interruption
+        (incomplete source, "interrupted" event) before the program ends."""
+        if self.acquiring and self.cancel_acquisition is not None and not self.quit_when_idle:
+            self.quit_when_idle = True
+            self.cancel_acquisition()
+            self.notify("Cancelling the acquisition; the program ends when it has stopped.")
+            return
+        self.exit()
 
     # -- devices -------------------------------------------------------------------
     def add_target(self, spec: str) -> None:

@@ -38,52 +38,83 @@ async def start(pilot, case_dir: Path, spec: str) -> AcquireScreen:
     return screen
 
 
-def test_cancel_mid_acquisition(tmp_path):
+@pytest.fixture
+def held(tmp_path):
+    """A phone that holds its answer to the package list until the test releases it."""
     image = tmp_path / "image"
     build_image(image)
     gate = threading.Event()
     reached = threading.Event()
-
     with VirtualAdbDevice(image, root=True, port=0) as dev:
         real_run = dev.shell.run
 
-        def held_run(line, user=None):  # the phone thinks for as long as the test wants
+        def held_run(line, user=None):
             if line.startswith("pm list packages"):
                 reached.set()
                 gate.wait(30)
             return real_run(line) if user is None else real_run(line, user)
 
         dev.shell.run = held_run
+        try:
+            yield dev, gate, reached
+        finally:
+            gate.set()
 
-        async def drive() -> AcquireScreen:
-            app = VmfApp(key_dir=tmp_path / "keys", poll_seconds=0)
-            async with app.run_test(size=(100, 30)) as pilot:
-                screen = await start(pilot, tmp_path / "case", dev.address)
-                await wait_for(pilot, reached.is_set, "the package list request")
-                await wait_for(
-                    pilot,
-                    lambda: (
-                        "pm list packages"
-                        in "\n".join(x.text for x in screen.query_one("#acq-log").lines)
-                    ),
-                    "the command in the log pane",
-                )
-                await pilot.press("ctrl+x")
-                assert screen.progress is not None and screen.progress.cancelled
-                gate.set()
-                await wait_for(pilot, lambda: screen.last_result is not None, "the end")
-                assert str(screen.query_one("#acq-state").render()) == "CANCELLED"
-                return screen
 
-        screen = asyncio.run(drive())
-    assert screen.last_result.cancelled and screen.last_result.incomplete
-    [src] = case_json(tmp_path / "case")["sources"]
+def log_text(screen: AcquireScreen) -> str:
+    return "\n".join(x.text for x in screen.query_one("#acq-log").lines)
+
+
+def check_interrupted(case_dir: Path) -> None:
+    [src] = case_json(case_dir)["sources"]
     assert src["complete"] is False
-    events = [e["event"] for e in custody(tmp_path / "case")]
+    events = [e["event"] for e in custody(case_dir)]
     assert "interrupted" in events and "source-scanned" not in events
-    # the case stays consistent: artifacts.jsonl rewritten, the log chain intact
-    assert (tmp_path / "case" / "artifacts.jsonl").is_file()
-    assert not (tmp_path / "case" / "tmp").exists()
+    # the case stays consistent: artifacts.jsonl rewritten, scratch removed
+    assert (case_dir / "artifacts.jsonl").is_file()
+    assert not (case_dir / "tmp").exists()
+
+
+def test_cancel_mid_acquisition(tmp_path, held):
+    dev, gate, reached = held
+
+    async def drive() -> AcquireScreen:
+        app = VmfApp(key_dir=tmp_path / "keys", poll_seconds=0)
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await start(pilot, tmp_path / "case", dev.address)
+            await wait_for(pilot, reached.is_set, "the package list request")
+            await wait_for(
+                pilot, lambda: "pm list packages" in log_text(screen), "the command in the log"
+            )
+            await pilot.press("ctrl+x")
+            assert screen.progress is not None and screen.progress.cancelled
+            gate.set()
+            await wait_for(pilot, lambda: screen.last_result is not None, "the end")
+            assert str(screen.query_one("#acq-state").render()) == "CANCELLED"
+            return screen
+
+    screen = asyncio.run(drive())
+    assert screen.last_result.cancelled and screen.last_result.incomplete
+    check_interrupted(tmp_path / "case")
+
+
+def test_quit_mid_acquisition_cancels_first(tmp_path, held):
+    dev, gate, reached = held
+
+    async def drive() -> VmfApp:
+        app = VmfApp(key_dir=tmp_path / "keys", poll_seconds=0)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await start(pilot, tmp_path / "case", dev.address)
+            await wait_for(pilot, reached.is_set, "the package list request")
+            await pilot.press("ctrl+q")
+            assert app.quit_when_idle and app.is_running  # still running: cancelling
+            gate.set()
+            await wait_for(pilot, lambda: not app.is_running, "the program to end")
+        return app
+
+    app = asyncio.run(drive())
+    assert app.return_code in (0, None)
+    check_interrupted(tmp_path / "case")
 
 
 def test_device_disappears_mid_acquisition(tmp_path):

@@ -156,6 +156,7 @@ class AcquireScreen(VmfScreen):
         profile = str(self.query_one("#profile", Select).value)
         self.query_one("#password", Input).value = ""  # the secret does not linger on screen
         self.progress = TuiProgress(self.post_message)
+        self.vapp.cancel_acquisition = self.progress.cancel
         self.running = True
         self.vapp.acquiring = True
         self.last_result = None
@@ -290,7 +291,11 @@ class AcquireScreen(VmfScreen):
     def on_acquisition_done(self, message: AcquisitionDone) -> None:
         self.running = False
         self.vapp.acquiring = False
+        self.vapp.cancel_acquisition = None
         self.last_result = message
+        if self.vapp.quit_when_idle:
+            self.app.exit()
+            return
         self.query_one("#start", Button).disabled = False
         self.query_one("#cancel", Button).disabled = True
         state = "DONE" if message.ok else ("CANCELLED" if message.cancelled else "STOPPED")
