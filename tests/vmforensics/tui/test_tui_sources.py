@@ -174,3 +174,22 @@ def test_seal_errors_are_shown(tmp_path):
     assert "passphrase" in (screen.result.error or "").lower()
     assert not (tmp_path / "out").exists()
     assert "sealed" not in [e["event"] for e in custody(tmp_path / "case")]
+
+
+def test_a_folder_that_is_not_a_case_is_refused_in_the_ui(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"\xff\xd8\xff")
+
+    async def drive() -> list[str]:
+        app = VmfApp(poll_seconds=0, lister=lambda c, k: [])
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_into(pilot, "#case-dir", str(folder))
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.case is None
+            return [str(n.message) for n in app._notifications]
+
+    messages = asyncio.run(drive())
+    assert any("is not a vmforensics case" in m for m in messages), messages
+    assert sorted(p.name for p in folder.iterdir()) == ["holiday.jpg"]
