@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from vmforensics.tui import findings_data as fd
 from vmforensics.tui.screens.base import VmfScreen
 
+MAX_ROWS = 2000  # a table of every line of a big case would stall the terminal; filter instead
 WIDE = 140  # from this width the detail pane sits beside the table
 SORTS = ("severity", "type", "source", "path", "what")
 
@@ -120,7 +121,7 @@ class FindingsScreen(VmfScreen):
         width = self.app.size.width or 80
         free = max(20, (width // 2 if width >= WIDE else width) - 36)
         path_w, what_w = free // 2, free - free // 2
-        for i, row in enumerate(self.shown):
+        for i, row in enumerate(self.shown[:MAX_ROWS]):
             sev_name = row.get("severity")
             table.add_row(
                 Text(
@@ -135,6 +136,8 @@ class FindingsScreen(VmfScreen):
             )
         total = len(self.rows)
         self.sub_title = f"{len(self.shown)} of {total} lines, sorted by {self.sort_by}"
+        if len(self.shown) > MAX_ROWS:
+            self.sub_title += f" (first {MAX_ROWS} shown: filter to narrow)"
         if not self.shown:
             message = "no case open (F1)" if self.vapp.case is None else "no lines match"
             self.query_one("#detail-text", Static).update(message)
