@@ -24,7 +24,8 @@ class Target:
             bits.append(self.model)
         if self.os:
             bits.append(self.os)
-        bits.append(encrypted_label(self.encrypted))
+        if self.encrypted is not None:
+            bits.append(encrypted_label(self.encrypted))
         return "  ".join(bits)
 
 

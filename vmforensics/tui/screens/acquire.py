@@ -182,9 +182,11 @@ class AcquireScreen(VmfScreen):
     ) -> None:
         progress.worker = threading.current_thread()
         try:
-            self.post_message(self._acquire(target, profile, password, progress))
+            done = self._acquire(target, profile, password, progress)
         except Exception as exc:  # never a traceback: the screen shows it
-            self.post_message(AcquisitionDone(False, False, f"{type(exc).__name__}: {exc}"))
+            done = AcquisitionDone(False, False, f"{type(exc).__name__}: {exc}")
+        progress.close()
+        self.post_message(done)
 
     def _acquire(
         self, target: Target, profile: str, password: str | None, progress: TuiProgress
@@ -300,6 +302,12 @@ class AcquireScreen(VmfScreen):
         self.query_one("#cancel", Button).disabled = True
         state = "DONE" if message.ok else ("CANCELLED" if message.cancelled else "STOPPED")
         self.query_one("#acq-state", Static).update(state)
+        bar = self.query_one("#stage-bar", ProgressBar)
+        if message.ok:
+            bar.update(total=1, progress=1)
+        else:
+            bar.display = False  # no bar left spinning over a stopped run
+        self.query_one("#stage-label", Static).update(f"{state}: {self._stage_label}")
         self.query_one("#acq-prompt", Static).display = False
         self.query_one("#acq-log", RichLog).write(message.message)
         self.notify(
