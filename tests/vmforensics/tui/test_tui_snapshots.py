@@ -88,6 +88,14 @@ def test_screen_snapshot(snap_compare, workdir, monkeypatch, screen, size):
             {"case": "f1", "devices": "f2", "acquire": "f3", "findings": "f4"}.get(screen, "f5")
         )
         await pilot.pause()
+        if screen == "devices":  # the browser lists its folder in a worker
+            from textual.widgets import DirectoryTree
+
+            tree = app.screen.query_one(DirectoryTree)
+            for _ in range(200):
+                if tree.last_line >= 3:
+                    break
+                await pilot.pause(0.05)
         await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(app, terminal_size=size, run_before=before)
