@@ -127,8 +127,7 @@ def test_offline_encrypted_backup_from_the_browser(tmp_path, monkeypatch):
             await pilot.press("down", "enter")  # the ios-encrypted folder
             box = app.screen.query_one("#offline-path", Input)
             await wait_for(pilot, lambda: box.value.endswith("ios-encrypted"), "the path")
-            box.focus()
-            await pilot.press("enter")
+            await pilot.click("#use-path")  # the mouse works too
             await wait_for(pilot, lambda: isinstance(app.screen, AcquireScreen), "acquire")
             screen = app.screen
             assert app.target is not None and app.target.encrypted is True
@@ -139,7 +138,7 @@ def test_offline_encrypted_backup_from_the_browser(tmp_path, monkeypatch):
             field = screen.query_one("#password", Input)
             assert field.password  # masked
             await type_into(pilot, "#password", password)
-            await pilot.press("enter")
+            await pilot.click("#start")
             await wait_for(pilot, lambda: screen.last_result is not None, "the scan")
             return screen
 
