@@ -257,7 +257,11 @@ def _finish(
         record["hashes_after"] = _container_hashes(location, opts)
         if record["hashes_after"] != record["hashes_before"]:
             lines.append(error_line("", "verify", "source hash differs after the run", sid))
-    complete = bool(getattr(source, "complete", True))
+    complete = getattr(source, "complete", True) is not False
+    try:  # a device's description grows while it is read (received counts, interruption)
+        record["description"] = source.describe()
+    except Exception:
+        pass
     if not complete:
         lines.append(
             error_line(
