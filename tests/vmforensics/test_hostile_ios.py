@@ -240,3 +240,12 @@ def test_streaming_large_encrypted_entry_memory(tmp_path, size_mib):
     assert n == size_mib << 20
     assert growth_mib < 64, f"peak memory grew by {growth_mib} MiB"
     del resource
+
+
+def test_encrypted_ab_without_password_says_how(cli, images, tmp_path):
+    res = cli(
+        "scan", str(images / "android-encrypted-v5.ab"), "--case", str(tmp_path / "c"), "--quiet"
+    )
+    no_traceback(res)
+    assert res.code == 3, res
+    assert "--password-file" in res.err and "VMF_PASSWORD" in res.err

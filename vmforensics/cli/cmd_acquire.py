@@ -16,7 +16,7 @@ from vmforensics.case import Case
 from vmforensics.errors import EXIT_OK
 from vmforensics.pipeline import ScanOptions, acquire_one, write_case_artifacts
 from vmforensics.progress import make_progress
-from vmforensics.secrets import BACKUP_PASSWORD, get_secret
+from vmforensics.secrets import BACKUP_PASSWORD, get_secret, how_to_pass
 from vmforensics.summary import print_summary, summary_json
 
 NAME = "acquire"
@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         case.clean_tmp()
     if result.exit_code != EXIT_OK:
         print(f"vmforensics: {result.message}", file=sys.stderr)
+        if result.needs_password:
+            print(f"vmforensics: {how_to_pass(BACKUP_PASSWORD)}", file=sys.stderr)
     if args.json:
         import json
 

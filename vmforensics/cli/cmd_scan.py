@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     for res in results:
         if res.exit_code != EXIT_OK:
             print(f"vmforensics: {res.message}", file=sys.stderr)
-            if "needs its password" in res.message:
+            if res.needs_password:
                 print(f"vmforensics: {how_to_pass(BACKUP_PASSWORD)}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary_json(case, results), indent=2))

@@ -14,7 +14,7 @@ from typing import Any
 
 from acquisition.base import Source
 from acquisition.detect import open_source
-from acquisition.errors import AcquisitionError
+from acquisition.errors import AcquisitionError, PasswordRequired
 from chain_of_custody.hashing import hash_file
 from chain_of_custody.listing import Listing, snapshot
 from parsers.audio import carve as audio_carve
@@ -50,6 +50,7 @@ class SourceResult:
     kind: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     severities: dict[str, int] = field(default_factory=dict)
+    needs_password: bool = False  # the input is encrypted and no password was given
 
 
 def scan(
@@ -73,6 +74,7 @@ def scan_one(case: Case, location: str, opts: ScanOptions, progress: Progress) -
         source.open()
     except AcquisitionError as exc:
         result.exit_code, result.message = EXIT_INPUT, str(exc)
+        result.needs_password = isinstance(exc, PasswordRequired)
         return result
     except OSError as exc:
         result.exit_code = EXIT_INPUT
@@ -93,6 +95,7 @@ def acquire_one(
         source.open()
     except AcquisitionError as exc:
         result.exit_code, result.message = EXIT_INPUT, str(exc)
+        result.needs_password = isinstance(exc, PasswordRequired)
         return result
     try:
         return _scan_opened(case, source, spec, None, opts, progress, result)
