@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 from xml.etree import ElementTree
 
@@ -28,6 +29,7 @@ from parsers.records import AudioRef, FindingRecord, ProblemRecord, VoicemailRec
 from parsers.registry import register
 from parsers.sqlite_live import open_readonly_copy, table_columns, table_names
 from parsers.timeconv import unix_ms_to_iso
+from parsers.voicemail._deleted import differs, recovered_rows
 from parsers.voicemail.android_calllog import resolve_audio
 
 DIALERS = ("com.google.android.dialer", "com.android.dialer")
@@ -155,17 +157,53 @@ def _row_dicts(conn: sqlite3.Connection, table: str) -> Iterator[tuple[int, dict
         yield values[0], dict(zip(columns, values[1:], strict=False))
 
 
+def _with_recovered(
+    item: Item,
+    ctx: Context,
+    conn: sqlite3.Connection,
+    table: str,
+    build: Callable[[int | None, dict[str, Any]], VoicemailRecord | None],
+) -> Iterator[object]:
+    """Live rows, then rows our own SQLite reader recovers (deleted, or older and
+    different), each marked with where its bytes were read."""
+    live: dict[object, dict[str, Any]] = {}
+    for rowid, row in _row_dicts(conn, table):
+        live[row.get("_id", rowid)] = row
+        record = build(rowid, row)
+        if record is not None:
+            yield record
+    for found in recovered_rows(item, ctx, (table,)):
+        if isinstance(found, ProblemRecord):
+            yield found
+            continue
+        current = live.get(found.row.get("_id"))
+        if current is not None and not differs(found.row, current):
+            continue
+        record = build(found.row.get("_id"), dict(found.row))
+        if record is not None:
+            yield replace(
+                record,
+                path=found.path,
+                offset=found.offset,
+                locator=found.locator,
+                recovered=found.recovered,
+                confidence=found.confidence,
+                deleted=current is None,
+            )
+
+
 def _annotated(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterator[object]:
     provider = _Provider(item, ctx)
-    for rowid, row in _row_dicts(conn, "AnnotatedCallLog"):
+
+    def build(rowid: int | None, row: dict[str, Any]) -> VoicemailRecord | None:
         if not (row.get("is_voicemail_call") == 1 or row.get("call_type") == 4):
-            continue
+            return None
         transcript = row.get("transcription")
         if not isinstance(transcript, str):
             transcript = row.get("voicemail_transcription")
         audio = provider.audio_for(row.get("voicemail_uri"))
         duration = row.get("duration")
-        yield VoicemailRecord(
+        return VoicemailRecord(
             path=item.path,
             platform="android",
             locator=f"sqlite:table=AnnotatedCallLog,rowid={rowid}",
@@ -182,10 +220,13 @@ def _annotated(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterator[o
             extra={k: v for k, v in row.items() if not isinstance(v, bytes)},
         )
 
+    yield from _with_recovered(item, ctx, conn, "AnnotatedCallLog", build)
+
 
 def _archive(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterator[object]:
     app_root = item.path.rsplit("/databases/", 1)[0]
-    for rowid, row in _row_dicts(conn, "voicemail_archive_table"):
+
+    def build(rowid: int | None, row: dict[str, Any]) -> VoicemailRecord | None:
         _id = row.get("_id", rowid)
         refs: list[AudioRef] = []
         path, present = resolve_audio(ctx, row.get("_data"), item.path)
@@ -197,7 +238,7 @@ def _archive(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterator[obj
                     refs.append(AudioRef(f.path))
         duration = row.get("duration")
         transcript = row.get("transcription")
-        yield VoicemailRecord(
+        return VoicemailRecord(
             path=item.path,
             platform="android",
             locator=f"sqlite:table=voicemail_archive_table,rowid={rowid}",
@@ -210,6 +251,8 @@ def _archive(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterator[obj
             audio_refs=refs,
             extra={k: v for k, v in row.items() if not isinstance(v, bytes)} | {"kind": "archived"},
         )
+
+    yield from _with_recovered(item, ctx, conn, "voicemail_archive_table", build)
 
 
 @register(
