@@ -88,6 +88,10 @@ ROOT_PROMPT = (
 ProgressHook = Callable[[str, int, int | None], None]
 
 
+MAX_LISTED = 2_000_000  # a hostile device cannot fill memory with a listing
+MAX_REPORTED_MISSING = 200
+
+
 def _noop(*_args: object) -> None:
     return None
 
@@ -208,6 +212,7 @@ class AndroidDeviceSource(Source):
         self._received_files = 0
         self._received_bytes = 0
         self.strategies: dict[str, str] = {}
+        self._tar_files: set[str] = set()  # device paths of files received in tar streams
         self.interruption: str | None = None
         self._targets: list[str] = []
 
@@ -408,6 +413,7 @@ class AndroidDeviceSource(Source):
             if ok:
                 state["remaining"].remove(pkg)
                 got += 1
+                yield from self._check_listing(prefix, f"/data/data/{pkg}", pkg)
                 inner = f"tar -cf - -C {DE_DEVICE} {pkg}"
                 yield from self._device_protected(
                     f"su -c '{inner}'" if prefix == "su -c" else f"su 0 {inner}",
@@ -418,6 +424,49 @@ class AndroidDeviceSource(Source):
                     "root",
                 )
         self.strategies["root"] = f"{prefix}: {got} app folders"
+
+    def _check_listing(self, prefix: str, folder: str, pkg: str) -> Iterator[Problem]:
+        """Compare the tar with ``find``: SELinux denials can keep files out of a root tar
+        without a word, so a file the device lists but the stream lacks is reported."""
+        assert self.session is not None
+        inner = f"find {folder} -type f"
+        command = f"su -c '{inner}'" if prefix == "su -c" else f"su 0 {inner}"
+        listed: set[str] = set()
+        pending = b""
+        try:
+            for chunk in self.session.exec_stream(command):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                listed.update(x.decode("utf-8", "surrogateescape") for x in lines)
+                if len(listed) > MAX_LISTED:
+                    break
+        except (DeviceGone, CommandFailed) as exc:
+            yield Problem(
+                join("data/data", pkg),
+                "acquire",
+                f"root: could not list {folder} to check the tar ({exc})",
+            )
+            return
+        listed.update([pending.decode("utf-8", "surrogateescape")] if pending else [])
+        listed = {p for p in listed if p.startswith(folder + "/")}
+        missing = sorted(listed - self._tar_files)
+        for path in missing[:MAX_REPORTED_MISSING]:
+            yield Problem(
+                device_to_logical(path),
+                "acquire",
+                "listed on the device by find but absent from the root tar stream "
+                "(an SELinux denial or a read error kept it out): not acquired",
+                origin=path,
+            )
+        if len(missing) > MAX_REPORTED_MISSING:
+            yield Problem(
+                join("data/data", pkg),
+                "acquire",
+                f"{len(missing) - MAX_REPORTED_MISSING} more files listed by find "
+                "are absent from the root tar stream",
+            )
+        note = f"{len(listed)} files listed, {len(missing)} missing from the tar"
+        self.strategies[f"root listing {pkg}"] = note
 
     def _run_as(self, state: dict[str, Any]) -> Iterator[Entry | Problem]:
         if not state["remaining"]:
@@ -571,6 +620,7 @@ class AndroidDeviceSource(Source):
             if not member.isfile():
                 yield Entry(logical, EntryKind.OTHER, None, times, member.mode, origin)
                 continue
+            self._tar_files.add(origin)
             start, end = member.offset_data, member.offset_data + member.size
             if end > size:
                 got = max(0, size - start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -362,6 +363,8 @@ ALLOWED = [
     r"shell:su 0 id",
     rf"exec:su -c 'tar -cf - -C /data/data {_PKG}'",
     rf"exec:su 0 tar -cf - -C /data/data {_PKG}",
+    rf"exec:su -c 'find /data/data/{_PKG} -type f'",  # read-only check of the root tar
+    rf"exec:su 0 find /data/data/{_PKG} -type f",
     rf"exec:run-as {_PKG} tar -cf - \.",
     rf"exec:su -c 'tar -cf - -C /data/user_de/0 {_PKG}'",
     rf"exec:su 0 tar -cf - -C /data/user_de/0 {_PKG}",
@@ -483,3 +486,17 @@ def test_backup_also_asks_the_call_log_agent(tmp_path, key_dir):
     assert run.files["data/data/com.android.calllogbackup/files/state"] == b"calls"
     # an extra agent is not a target: no "not acquired" problem about it either way
     assert not any("calllogbackup" in p.path for p in run.problems)
+
+
+def test_root_tar_checked_against_find_listing(tmp_path, key_dir):
+    """A file SELinux keeps out of the root tar is named as not acquired, not lost silently."""
+    files = build_image(tmp_path / "img")
+    hidden = "/" + DB_REL
+    (tmp_path / "img" / "device.json").write_text(json.dumps({"selinux_hidden": [hidden]}))
+    with VirtualAdbDevice(tmp_path / "img", root=True) as dev:
+        run = acquire(dev, tmp_path / "work", key_dir)
+    assert DB_REL not in run.files  # the tar really left it out
+    assert VM_REL in run.files and run.files[VM_REL] == files[VM_REL]
+    missing = [p for p in run.problems if p.path == DB_REL]
+    assert missing and "absent from the root tar" in missing[0].message
+    assert missing[0].origin == hidden

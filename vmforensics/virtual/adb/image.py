@@ -15,6 +15,8 @@ folder first, refusing members that would land outside it.
     voicemail_provider_readable: bool  content query on the voicemail URI (default false)
     call_log_readable: bool            content query on call_log/calls (default true)
     clock_offset_s: int                device clock minus real time
+    selinux_hidden: ["/data/data/com.x/files/a"]  files `tar` silently leaves out (as an
+                                       SELinux denial does) while `find` still lists them
     backup: {confirm: bool (true), password: str|null (user typed it on screen),
              excluded: ["com.x"] (agent gives nothing), rounds: int (10000)}
 """
@@ -92,6 +94,7 @@ class DeviceFacts:
     call_log_readable: bool = True
     clock_offset_s: int = 0
     backup: BackupSettings = field(default_factory=BackupSettings)
+    selinux_hidden: frozenset[str] = frozenset()
 
     @property
     def serial(self) -> str:
@@ -129,6 +132,7 @@ def _load_facts(root: Path) -> DeviceFacts:
         call_log_readable=bool(doc.get("call_log_readable", True)),
         clock_offset_s=int(doc.get("clock_offset_s", 0)),
         backup=backup,
+        selinux_hidden=frozenset(doc.get("selinux_hidden") or ()),
     )
 
 

@@ -9,6 +9,7 @@ lines arrive inline, as here.
 from __future__ import annotations
 
 import os
+import posixpath
 import shlex
 import shutil
 import sqlite3
@@ -221,12 +222,42 @@ class Shell:
         if errors:
             return _text("".join(errors))
 
+        hidden = self.image.facts.selinux_hidden
+
+        def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+            if posixpath.join(directory, info.name) in hidden:
+                return None  # denied by policy: real tar may skip it without a word
+            return _no_links(info)
+
         def produce(out: BinaryIO) -> None:
             with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 for arcname, host in members:
-                    tar.add(str(host), arcname=arcname, recursive=True, filter=_no_links)
+                    tar.add(str(host), arcname=arcname, recursive=True, filter=keep)
 
         return stream_writer(produce)
+
+    def _cmd_find(self, args: list[str], user: User) -> Iterator[bytes]:
+        """``find DIR... [-type f]``: every file path under DIR, one per line."""
+        only_files = "-type" in args and args[args.index("-type") + 1 : ][:1] == ["f"]
+        roots = [a for a in args if not a.startswith("-") and a != "f"]
+        out: list[str] = []
+        for arg in roots or ["."]:
+            device = DeviceImage.normalise(arg, user.cwd)
+            host = self.image.host_path(device)
+            if host is None or not host.exists():
+                out.append(f"find: {arg}: No such file or directory\n")
+                continue
+            if not self.image.readable(device, user.uid, user.app):
+                out.append(f"find: {arg}: Permission denied\n")
+                continue
+            for dirpath, dirnames, filenames in os.walk(host):
+                dirnames.sort()
+                rel = os.path.relpath(dirpath, host)
+                base = device if rel == "." else posixpath.join(device, rel)
+                if not only_files:
+                    out.append(base + "\n")
+                out.extend(posixpath.join(base, name) + "\n" for name in sorted(filenames))
+        return _text("".join(out))
 
     def _cmd_content(self, args: list[str], user: User) -> Iterator[bytes]:
         if not args or args[0] != "query":
