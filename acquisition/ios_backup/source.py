@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import plistlib
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +28,10 @@ from acquisition.paths import SafePath, sanitise
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 MARKERS = ("Manifest.db", "Manifest.mbdb")
+# A fileID names a file inside the backup folder (a SHA-1 in hex); anything else could
+# point outside it ('/etc/passwd', '../..'), and what it points at would be stored as
+# evidence, so hex only: no separator or dot can slip through.
+FILE_ID = re.compile(r"[0-9A-Fa-f]{2,128}")
 
 
 def _find_root(path: Path) -> Path | None:
@@ -329,6 +334,15 @@ class IosBackupSource(Source):
                 origin=origin,
                 link_target=link,
                 meta=meta,
+            )
+            return
+        if not FILE_ID.fullmatch(file_id):
+            yield Problem(
+                safe.path,
+                "acquire",
+                f"not read: the manifest gives it the hostile fileID {file_id!r} "
+                "(not a hex name inside the backup folder)",
+                origin=origin,
             )
             return
         if not stored.is_file():

@@ -249,3 +249,33 @@ def test_encrypted_ab_without_password_says_how(cli, images, tmp_path):
     no_traceback(res)
     assert res.code == 3, res
     assert "--password-file" in res.err and "VMF_PASSWORD" in res.err
+
+
+def test_hostile_file_ids_never_read_outside_the_backup(cli, images, tmp_path):
+    """A fileID is a name inside the backup folder: an absolute or '..' one must not make
+    the tool read (and store, and seal) a file of the examiner's own machine."""
+    src = copy_image(images, "ios-plain", tmp_path)
+    secret = tmp_path / "examiner-secret.txt"
+    secret.write_bytes(b"examiner's own private file, not evidence\n")
+    db = src / "Manifest.db"
+    fid = hashlib.sha1(b"HomeDomain-Library/Voicemail/1.amr").hexdigest()
+    blob = sqlite3.connect(db).execute("SELECT file FROM Files WHERE fileID=?", (fid,)).fetchone()
+    up = f"../{tmp_path.name}/{secret.name}"  # backup/<fileID[:2]>/<fileID> = the secret
+    hostile = {str(secret): "Library/a.txt", up: "Library/b.txt", "..": "Library/c"}
+    with sqlite3.connect(db) as conn:
+        for file_id, rel in hostile.items():
+            conn.execute(
+                "INSERT INTO Files VALUES (?, 'HomeDomain', ?, 1, ?)", (file_id, rel, blob[0])
+            )
+    case = tmp_path / "case"
+    res = cli("scan", str(src), "--case", str(case), "--quiet")
+    no_traceback(res)
+    assert res.code == 0, res
+    stored = [p.read_bytes() for p in (case / "evidence").rglob("*") if p.is_file()]
+    assert not any(b"examiner's own" in d for d in stored)
+    errs = {e["evidence_path"]: e for e in errors(case)}
+    for rel in hostile.values():
+        err = errs.get(f"HomeDomain/{rel}")
+        assert err is not None and "fileID" in err["message"], sorted(errs)
+    audio = [x for x in read_lines(case / "artifacts.jsonl") if x["type"] == "audio"]
+    assert len(audio) == 5  # the real voicemail is all still there
