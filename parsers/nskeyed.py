@@ -1,7 +1,8 @@
 """Just enough NSKeyedArchiver to read archived dictionaries (iOS transcripts, MBFile).
 
 Objects are resolved lazily through ``$objects`` with a depth bound, so a cyclic or
-malicious archive cannot recurse forever.
+malicious archive cannot recurse forever, and a node budget, so an archive whose levels
+each list the next one twice (2**depth nodes from a few hundred bytes) cannot either.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import plistlib
 from typing import Any
 
 MAX_DEPTH = 32
+MAX_NODES = 200_000
 
 
 class ArchiveError(ValueError):
@@ -26,11 +28,17 @@ def unarchive(data: bytes) -> Any:
         raise ArchiveError("not an NSKeyedArchiver archive")
     objects = archive["$objects"]
     top = archive["$top"]
+    if not isinstance(objects, list):
+        raise ArchiveError("$objects is not an array")
+    budget = [MAX_NODES]
     root = top.get("root", next(iter(top.values()), None)) if isinstance(top, dict) else None
 
     def resolve(value: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise ArchiveError("archive nests too deeply (cycle?)")
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ArchiveError(f"archive expands to more than {MAX_NODES} objects")
         if isinstance(value, plistlib.UID):
             if value.data >= len(objects):
                 raise ArchiveError(f"UID {value.data} outside $objects")
@@ -45,6 +53,8 @@ def unarchive(data: bytes) -> Any:
             if "NS.objects" in value and "NS.keys" in value:
                 keys = [resolve(k, depth + 1) for k in value["NS.keys"]]
                 vals = [resolve(v, depth + 1) for v in value["NS.objects"]]
+                if not all(isinstance(k, str | int | float | bool | None) for k in keys):
+                    raise ArchiveError("a dictionary key is not a plain value")
                 return dict(zip(keys, vals, strict=False))
             if "NS.objects" in value:
                 return [resolve(v, depth + 1) for v in value["NS.objects"]]
@@ -53,4 +63,7 @@ def unarchive(data: bytes) -> Any:
             return [resolve(v, depth + 1) for v in value]
         return value
 
-    return resolve(root, 0)
+    try:
+        return resolve(root, 0)
+    except (TypeError, AttributeError) as exc:  # NS.keys that is not a list, and the like
+        raise ArchiveError(f"malformed archive ({type(exc).__name__})") from None

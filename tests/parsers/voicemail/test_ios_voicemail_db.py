@@ -175,3 +175,50 @@ def test_stored_copy_is_not_touched(tmp_path):
     run(root, "Library/Voicemail/voicemail.db", tmp_path)
     assert db.read_bytes() == before
     shutil.rmtree(tmp_path / "scratch")
+
+
+def _archive(objects: list, root: int = 1) -> bytes:
+    top = {"root": plistlib.UID(root)}
+    doc = {"$archiver": "NSKeyedArchiver", "$version": 100000, "$top": top, "$objects": objects}
+    return plistlib.dumps(doc, fmt=plistlib.FMT_BINARY)
+
+
+@pytest.mark.timeout(60)
+def test_fan_out_archive_is_bounded():
+    """Each level lists the next one twice: 30 levels (under the depth bound) is 2**30
+    nodes; a 1 KiB transcript must not expand into that (hang, memory)."""
+    uid = plistlib.UID
+    levels = 30
+    objects: list = ["$null"]
+    for i in range(levels):
+        nxt = uid(i + 2) if i + 1 < levels else "leaf"
+        objects.append({"NS.objects": [nxt, nxt]})
+    data = _archive(objects)
+    assert len(data) < 4096
+    with pytest.raises(ArchiveError):
+        unarchive(data)
+
+
+def test_unhashable_keys_and_odd_objects_are_archive_errors():
+    uid = plistlib.UID
+    unhashable = _archive(["$null", {"NS.keys": [uid(2)], "NS.objects": [uid(3)]}, [1], "v"])
+    with pytest.raises(ArchiveError):
+        unarchive(unhashable)
+    doc = {"$archiver": "NSKeyedArchiver", "$top": {"root": uid(1)}, "$objects": {"1": "x"}}
+    with pytest.raises(ArchiveError):
+        unarchive(plistlib.dumps(doc, fmt=plistlib.FMT_BINARY))
+
+
+def test_hostile_transcript_loses_no_voicemail_row(tmp_path):
+    """One malicious transcript sidecar is one problem, not the loss of the whole db."""
+    root = _layout(tmp_path, False)
+    uid = plistlib.UID
+    bad = _archive(["$null", {"NS.keys": [uid(2)], "NS.objects": [uid(3)]}, [1], "v"])
+    (root / "Library/Voicemail/1.transcript").write_bytes(bad)
+    records = run(root, "Library/Voicemail/voicemail.db", tmp_path)
+    vms = [r for r in records if isinstance(r, VoicemailRecord)]
+    assert len(vms) == 5
+    assert any(isinstance(r, ProblemRecord) and r.path.endswith("1.transcript") for r in records)
+    not_lists = _archive(["$null", {"NS.keys": 7, "NS.objects": 8}])
+    with pytest.raises(ArchiveError):
+        unarchive(not_lists)
