@@ -22,10 +22,19 @@ from vmforensics.progress import Progress
 
 
 class _Guarded(io.RawIOBase):
-    """Ends the stream quietly at the first read error and remembers it."""
+    """Ends the stream quietly at the first read error and remembers it.
+
+    Reads with ``read1`` when the stream has it: a buffered stream's ``read(n)`` gathers
+    several raw reads and throws them all away if a later one raises (a failing disk
+    under ``open(path, "rb")``), while ``read1`` makes one raw read, so every byte the
+    medium gave before failing reaches the store. Any exception ends the entry, not the
+    run: source libraries raise more than OSError on hostile bytes.
+    """
 
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
+        own_read1 = getattr(type(inner), "read1", io.BufferedIOBase.read1)
+        self._read = inner.read if own_read1 is io.BufferedIOBase.read1 else inner.read1
         self.error: EntryReadError | OSError | None = None
         self.read_bytes = 0
 
@@ -36,9 +45,13 @@ class _Guarded(io.RawIOBase):
         if self.error is not None:
             return 0
         try:
-            data = self._inner.read(len(buffer))
-        except (EntryReadError, OSError, EOFError, ValueError) as exc:
-            self.error = exc if isinstance(exc, OSError) else OSError(str(exc))
+            data = self._read(len(buffer))
+        except Exception as exc:
+            if not isinstance(exc, OSError):
+                exc = OSError(f"{type(exc).__name__}: {exc}")
+            self.error = exc
+            return 0
+        if not data:
             return 0
         n = len(data)
         buffer[:n] = data
