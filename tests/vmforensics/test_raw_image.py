@@ -73,3 +73,23 @@ def test_cli_raw_image_not_copied(cli, tmp_path, amr, schema_validator):
     entry = read_lines(case / "sources" / "S1" / "entries.jsonl")
     assert entry[0]["stored"] is False and entry[0]["evidence_path"] == "memory.dump"
     assert os.stat(img).st_size == len(data)
+
+
+def test_rescan_and_second_source_still_record_carved_bytes(cli, tmp_path, amr):
+    """derived.jsonl names what a bag must carry beside the entries: a re-scan (bytes
+    already in the store) and another source carving the same bytes must list them too."""
+    img = tmp_path / "memory.dump"
+    make_image(img, amr, [4097], 100_000)
+    twin = tmp_path / "other.dump"
+    twin.write_bytes(img.read_bytes())
+    case = tmp_path / "case"
+    assert cli("scan", str(img), "--case", str(case), "--quiet").code == 0
+    first = (case / "sources" / "S1" / "derived.jsonl").read_bytes()
+    rows = [json.loads(x) for x in first.splitlines()]
+    assert [(r["sha256"], r["offset"]) for r in rows] == [(hashlib.sha256(amr).hexdigest(), 4097)]
+    assert cli("scan", str(img), str(twin), "--case", str(case), "--quiet").code == 0
+    assert (case / "sources" / "S1" / "derived.jsonl").read_bytes() == first
+    s2 = read_lines(case / "sources" / "S2" / "derived.jsonl")
+    assert [(r["sha256"], r["from_evidence_path"]) for r in s2] == [
+        (hashlib.sha256(amr).hexdigest(), "other.dump")
+    ]

@@ -86,10 +86,12 @@ def to_lines(
     lines: list[dict[str, Any]] = []
     audio_by_path: dict[str, list[dict[str, Any]]] = defaultdict(list)
     audio_records = [r for r in records if isinstance(r, AudioRecord)]
+    # bytes this source already carries as entries; the rest is derived (once per digest)
+    listed = {item.sha256 for item in ctx.items()}
     with open(derived_out, "w", encoding="utf-8") as derived:
         for audio in _prefer_parsers(audio_records):
             line = audio_line(audio, sid, origins.get(audio.path), source_kind)
-            _keep_audio_bytes(case, audio, ctx, line, derived, in_place or {})
+            _keep_audio_bytes(case, audio, ctx, line, derived, in_place or {}, listed)
             audio_by_path[audio.path].append(line)
             lines.append(line)
     for rec in records:
@@ -120,26 +122,33 @@ def _keep_audio_bytes(
     line: dict[str, Any],
     derived: Any,
     in_place: dict[str, Path],
+    listed: set[str],
 ) -> None:
-    """Store the exact audio bytes (carved slice or recovered form) when not stored yet."""
-    store = case.store
-    if store.has(rec.sha256):
+    """Store the exact audio bytes (carved slice or recovered form) and list them in
+    derived.jsonl, which is what a bag carries beside the entries: so also when an earlier
+    scan or another source already put the same bytes in the store."""
+    if rec.sha256 in listed:
         return
-    data = rec.data
-    if data is None:
-        item = ctx.get(rec.path)
-        source_file = item.local_path if item is not None else in_place.get(rec.path)
-        if source_file is None:
-            return
-        with open(source_file, "rb") as f:
-            f.seek(rec.offset)
-            data = f.read(rec.size)
-    obj = store.ingest_bytes(data)
+    listed.add(rec.sha256)
+    store = case.store
+    sha256, size = rec.sha256, rec.size
+    if not store.has(rec.sha256):
+        data = rec.data
+        if data is None:
+            item = ctx.get(rec.path)
+            source_file = item.local_path if item is not None else in_place.get(rec.path)
+            if source_file is None:
+                return
+            with open(source_file, "rb") as f:
+                f.seek(rec.offset)
+                data = f.read(rec.size)
+        obj = store.ingest_bytes(data)
+        sha256, size = obj.sha256, obj.size
     derived.write(
         json.dumps(
             {
-                "sha256": obj.sha256,
-                "size": obj.size,
+                "sha256": sha256,
+                "size": size,
                 "artifact_id": line["id"],
                 "kind": "audio",
                 "from_evidence_path": rec.path,
