@@ -55,15 +55,29 @@ def decode_mbfile(blob: bytes | None) -> dict[str, Any]:
     return out
 
 
+QUERY = (
+    "SELECT fileID, domain, relativePath, flags, file FROM Files "
+    "ORDER BY domain, relativePath, fileID"
+)
+
+
+def check_rows(db_path: Path) -> None:
+    """Raise ``sqlite3.Error`` when the rows cannot be listed (no ``Files`` table, damaged
+    pages): the sort reads every row, so the first fetch meets any damage."""
+    uri = f"file:{db_path}?mode=ro&immutable=1"
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        conn.execute(QUERY).fetchone()
+    finally:
+        conn.close()
+
+
 def read_rows(db_path: Path) -> Iterator[ManifestRow]:
     """Rows of ``Files`` in a stable order (domain, relativePath); read-only."""
     uri = f"file:{db_path}?mode=ro&immutable=1"
     with sqlite3.connect(uri, uri=True) as conn:
         conn.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
-        cur = conn.execute(
-            "SELECT fileID, domain, relativePath, flags, file FROM Files "
-            "ORDER BY domain, relativePath, fileID"
-        )
+        cur = conn.execute(QUERY)
         for file_id, domain, rel, flags, blob in cur:
             problem = None
             try:

@@ -12,6 +12,7 @@ import hashlib
 import plistlib
 import re
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -22,7 +23,7 @@ from acquisition.base import Entry, EntryKind, Problem, Source
 from acquisition.errors import NotRecognised, PasswordRequired, SourceUnavailable, WrongPassword
 from acquisition.ios_backup.crypto import decrypt_database, open_decrypted
 from acquisition.ios_backup.keybag import Keybag
-from acquisition.ios_backup.manifest import ManifestRow, read_rows
+from acquisition.ios_backup.manifest import ManifestRow, check_rows, read_rows
 from acquisition.ios_backup.mbdb import MbdbError, MbdbRecord, read_mbdb
 from acquisition.paths import SafePath, sanitise
 
@@ -183,11 +184,17 @@ class IosBackupSource(Source):
             if f.read(16) != SQLITE_MAGIC:
                 what = "did not decrypt to" if self.encrypted else "is not"
                 raise NotRecognised(f"{src}: {what} a SQLite database")
+        try:
+            check_rows(dst)
+        except sqlite3.Error as exc:
+            raise NotRecognised(f"{src}: the backup's file list cannot be read ({exc})") from None
         self._db_copy = dst
 
     def _manifest_key(self) -> bytes:
         assert self._keybag is not None
         blob = self.manifest["ManifestKey"]
+        if not isinstance(blob, bytes) or len(blob) < 4 + 24:
+            raise NotRecognised(f"{self.location}: ManifestKey is not a wrapped key")
         cls = int.from_bytes(blob[:4], "little")
         try:
             return self._keybag.unwrap_for_class(cls, blob[4:])
@@ -206,12 +213,17 @@ class IosBackupSource(Source):
 
     # -- description ---------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        lockdown = self.manifest.get("Lockdown") or {}
+        lockdown = self.manifest.get("Lockdown")
+        if not isinstance(lockdown, dict):
+            lockdown = {}
 
         def pick(info_key: str, lockdown_key: str) -> Any:
             return self.info.get(info_key) or lockdown.get(lockdown_key)
 
         backup_date = self.info.get("Last Backup Date") or self.manifest.get("Date")
+        return {key: _plain(value) for key, value in self._description(pick, backup_date).items()}
+
+    def _description(self, pick: Any, backup_date: Any) -> dict[str, Any]:
         return {
             "udid": pick("Unique Identifier", "UniqueDeviceID") or self.root.name,
             "device_name": pick("Device Name", "DeviceName"),
@@ -237,8 +249,11 @@ class IosBackupSource(Source):
             yield from self._mbdb_entries()
         else:
             assert self._db_copy is not None
-            for row in read_rows(self._db_copy):
-                yield from self._row_entries(row)
+            try:
+                for row in read_rows(self._db_copy):
+                    yield from self._row_entries(row)
+            except sqlite3.Error as exc:  # damage met part-way: what was listed is kept
+                yield Problem("Manifest.db", "parse", f"file list ends early: {exc}")
 
     def _row_entries(self, row: ManifestRow) -> Iterator[Entry | Problem]:
         mb = row.mbfile
@@ -391,6 +406,16 @@ class IosBackupSource(Source):
             return open_decrypted(open(stored, "rb"), file_key, size, name)
 
         return opener
+
+
+def _plain(value: Any) -> Any:
+    """A plist value as it can go into case.json: the plist is the backup's, its types
+    are whatever the file says (data where a string belongs, arrays, dates)."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
 
 
 def _iso(value: Any) -> str | None:

@@ -279,3 +279,64 @@ def test_hostile_file_ids_never_read_outside_the_backup(cli, images, tmp_path):
         assert err is not None and "fileID" in err["message"], sorted(errs)
     audio = [x for x in read_lines(case / "artifacts.jsonl") if x["type"] == "audio"]
     assert len(audio) == 5  # the real voicemail is all still there
+
+
+@pytest.mark.parametrize("damage", ["no-files-table", "malformed"])
+def test_unreadable_manifest_db_joins_nothing(cli, images, tmp_path, damage):
+    """A Manifest.db SQLite cannot list is a source that cannot be opened: exit 3, a
+    message naming it, no id, nothing stored (not an internal error, half a source)."""
+    src = copy_image(images, "ios-plain", tmp_path)
+    db = src / "Manifest.db"
+    if damage == "no-files-table":
+        with sqlite3.connect(db) as conn:
+            conn.execute("ALTER TABLE Files RENAME TO Other")
+    else:
+        data = bytearray(db.read_bytes())
+        data[200:] = b"\xa5" * (len(data) - 200)
+        db.write_bytes(bytes(data))
+    case = tmp_path / "case"
+    res = cli("scan", str(src), str(images / "ios-legacy"), "--case", str(case), "--quiet")
+    no_traceback(res)
+    assert res.code == 3, res
+    assert "Manifest.db" in res.err and "internal error" not in res.err
+    data = json.loads((case / "case.json").read_text())
+    assert [(s["id"], s["location"]) for s in data["sources"]] == [
+        ("S1", str(images / "ios-legacy"))
+    ]
+
+
+def test_odd_typed_plist_values_are_described_not_fatal(cli, images, tmp_path):
+    """Info.plist / Manifest.plist values of unexpected types (data, arrays, a Lockdown
+    that is no dictionary) end up in case.json as plain JSON, not as an internal error."""
+    import plistlib
+
+    src = copy_image(images, "ios-plain", tmp_path)
+    info = plistlib.loads((src / "Info.plist").read_bytes())
+    info.update({"Device Name": b"\x00\x01", "Product Version": [1, 2], "IMEI": {"a": 1}})
+    (src / "Info.plist").write_bytes(plistlib.dumps(info))
+    manifest = plistlib.loads((src / "Manifest.plist").read_bytes())
+    manifest.update({"Lockdown": "not a dictionary", "Version": b"\xff"})
+    (src / "Manifest.plist").write_bytes(plistlib.dumps(manifest))
+    case = tmp_path / "case"
+    res = cli("scan", str(src), "--case", str(case), "--quiet")
+    no_traceback(res)
+    assert res.code == 0, res
+    desc = json.loads((case / "case.json").read_text())["sources"][0]["description"]
+    assert desc["device_name"] == "0001" and desc["ios_version"] == "[1, 2]"
+    assert desc["backup_version"] == "ff"
+    assert len([x for x in read_lines(case / "artifacts.jsonl") if x["type"] == "audio"]) == 5
+
+
+@pytest.mark.parametrize("value", ["a string", b"\x01\x00"])
+def test_odd_manifest_key_is_exit_3(cli, images, tmp_path, value):
+    import plistlib
+
+    src = copy_image(images, "ios-encrypted", tmp_path)
+    manifest = plistlib.loads((src / "Manifest.plist").read_bytes())
+    manifest["ManifestKey"] = value
+    (src / "Manifest.plist").write_bytes(plistlib.dumps(manifest))
+    case = tmp_path / "case"
+    res = cli("scan", str(src), "--case", str(case), "--quiet", env={"VMF_PASSWORD": ios.PASSWORD})
+    no_traceback(res)
+    assert res.code == 3 and "ManifestKey" in res.err and "internal error" not in res.err, res
+    assert json.loads((case / "case.json").read_text())["sources"] == []
