@@ -133,16 +133,16 @@ def _keep_audio_bytes(
     store = case.store
     sha256, size = rec.sha256, rec.size
     if not store.has(rec.sha256):
-        data = rec.data
-        if data is None:
+        if rec.data is not None:
+            obj = store.ingest_bytes(rec.data)
+        else:
             item = ctx.get(rec.path)
             source_file = item.local_path if item is not None else in_place.get(rec.path)
             if source_file is None:
                 return
-            with open(source_file, "rb") as f:
+            with open(source_file, "rb") as f:  # streamed: a slice may be GiBs
                 f.seek(rec.offset)
-                data = f.read(rec.size)
-        obj = store.ingest_bytes(data)
+                obj = store.ingest(_Slice(f, rec.size))
         sha256, size = obj.sha256, obj.size
     derived.write(
         json.dumps(
@@ -158,6 +158,19 @@ def _keep_audio_bytes(
         )
         + "\n"
     )
+
+
+class _Slice:
+    """``size`` bytes of a file from where it stands, read in pieces."""
+
+    def __init__(self, f: Any, size: int) -> None:
+        self._f, self._left = f, size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        return data
 
 
 def _link(rec: VoicemailRecord, audio_by_path: dict[str, list[dict[str, Any]]]) -> list[str]:
