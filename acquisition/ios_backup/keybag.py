@@ -18,6 +18,10 @@ TLV = Struct("tag" / Bytes(4), "length" / Int32ub, "value" / Bytes(lambda ctx: c
 TLVs = GreedyRange(TLV)
 
 WRAP_PASSCODE = 2
+# iOS uses ITER 10 000 and DPIC 10 000 000; a keybag asking for far more is hostile (2**31
+# rounds of PBKDF2 is hours, and more overflows hashlib) and is refused before it runs.
+MAX_ITER = 10_000_000
+MAX_DPIC = 200_000_000
 
 
 @dataclass
@@ -71,6 +75,11 @@ class Keybag:
         if not isinstance(salt, bytes) or not isinstance(iterations, int):
             raise ValueError("keybag lacks SALT/ITER")
         dpsl, dpic = self.attrs.get("DPSL"), self.attrs.get("DPIC")
+        if iterations > MAX_ITER or (isinstance(dpic, int) and dpic > MAX_DPIC):
+            raise ValueError(
+                f"keybag asks for an absurd iteration count (ITER {iterations}, "
+                f"DPIC {dpic}); refused"
+            )
         if isinstance(dpsl, bytes) and isinstance(dpic, int):
             pw = hashlib.pbkdf2_hmac("sha256", pw, dpsl, dpic, 32)
         return hashlib.pbkdf2_hmac("sha1", pw, salt, iterations, 32)
