@@ -139,7 +139,15 @@ class Case:
                 f"{self.root}: case contract version "
                 f"{self.data.get('contract_version')} is not {CONTRACT_VERSION}"
             )
-        self.log = CustodyLog(self.custody, genesis)
+        try:
+            self.log = CustodyLog(self.custody, genesis)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # a cut last line (power lost during an unsynced append): appending after it
+            # would chain to bytes that are not an event, so the case is left as it is
+            raise InputError(
+                f"{self.custody}: the last custody event is unreadable ({exc}); the log is "
+                "damaged and is left untouched, examine it before adding to this case"
+            ) from None
 
     # -- writing -------------------------------------------------------------------
     def event(self, event: str, detail: dict[str, Any], *, sync: bool = True) -> dict[str, Any]:

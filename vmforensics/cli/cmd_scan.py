@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from vmforensics.case import Case
-from vmforensics.errors import EXIT_INPUT, EXIT_OK
+from vmforensics.errors import EXIT_INPUT, EXIT_OK, UsageError
 from vmforensics.pipeline import ScanOptions, SourceResult, scan
 from vmforensics.progress import make_progress
 from vmforensics.secrets import BACKUP_PASSWORD, get_secret, how_to_pass
@@ -50,6 +50,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.umask(0o077)
+    _refuse_overlap(Path(args.case), args.sources)
     password = get_secret(BACKUP_PASSWORD, args.password_file)
     case = Case.open_or_create(Path(args.case), case_id=args.case_id, examiner=args.examiner)
     progress = make_progress(args.quiet or args.json)
@@ -72,6 +73,19 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print_summary(case, results)
     return max((r.exit_code for r in results), default=EXIT_OK)
+
+
+def _refuse_overlap(case: Path, sources: list[str]) -> None:
+    """A case inside a source would write into the source; a source inside the case
+    would be written to while it is read. Both are refused before anything is written."""
+    root = case.resolve()
+    for location in sources:
+        src = Path(location).resolve()
+        if src == root or src in root.parents or root in src.parents:
+            raise UsageError(
+                f"{location}: the case folder {case} is inside this source or the source is "
+                "inside the case; choose a case folder outside every source"
+            )
 
 
 def worst(results: list[SourceResult]) -> int:
