@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from parsers.audio import carve as audio_carve
@@ -31,5 +32,22 @@ def carve_paths(paths: Iterable[str], *, workers: int = WORKERS) -> Iterator[Out
     if workers <= 1 or len(paths) < 4:
         yield from map(_carve_one, paths)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_carve_one, paths, chunksize=8)
+    done = 0
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for outcome in pool.map(_carve_one, paths, chunksize=8):
+                yield outcome
+                done += 1
+    except BrokenProcessPool:
+        # a worker died (a decoder crashing on hostile audio, the OOM killer): the files
+        # not answered yet are carved one per process, so only the culprit is lost
+        for path in paths[done:]:
+            yield carve_isolated(path)
+
+
+def carve_isolated(path: str) -> Outcome:
+    try:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            return pool.submit(_carve_one, path).result()
+    except BrokenProcessPool:
+        return path, [], "carver process died (crashed or was killed) on this file"

@@ -14,6 +14,7 @@ import mmap
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,23 @@ def _hash_span(f: Any, start: int, stop: int, hasher: MultiHasher) -> None:
                 hasher.update(piece)  # no copy: hashlib reads the mapped pages
 
 
+def _outcome(
+    path: str, start: int, stop: int, fut: Future[tuple[int, int, list[Any], str | None]] | None
+) -> tuple[int, int, list[Any], str | None]:
+    """A span's result; when a worker died (a decoder crash, the OOM killer) the spans
+    it took down with it are carved again one per process, so only the culprit is lost."""
+    if fut is not None:
+        try:
+            return fut.result()
+        except BrokenProcessPool:
+            pass
+    try:
+        with ProcessPoolExecutor(max_workers=1, initializer=os.nice, initargs=(10,)) as solo:
+            return solo.submit(_carve_span, path, start, stop).result()
+    except BrokenProcessPool:
+        return start, stop, [], "carver process died (crashed or was killed) on this span"
+
+
 def carve_image(
     path: str,
     algorithms: tuple[str, ...],
@@ -63,7 +81,8 @@ def carve_image(
     with open(path, "rb") as f:
         size = f.seek(0, os.SEEK_END)  # st_size is 0 for a block device
         result.size = size
-        futures: list[Future[tuple[int, int, list[Any], str | None]]] = []
+        futures: list[tuple[int, int, Future[tuple[int, int, list[Any], str | None]] | None]]
+        futures = []
         # carvers yield to the hashing pass, which sets the pace
         with ProcessPoolExecutor(
             max_workers=max(1, workers), initializer=os.nice, initargs=(10,)
@@ -71,10 +90,13 @@ def carve_image(
             for start in range(0, size, SPAN):
                 stop = min(size, start + SPAN)
                 _hash_span(f, start, stop, hasher)
-                futures.append(pool.submit(_carve_span, path, start, stop))
+                try:
+                    futures.append((start, stop, pool.submit(_carve_span, path, start, stop)))
+                except BrokenProcessPool:  # the hashing pass goes on; retried below
+                    futures.append((start, stop, None))
                 if on_span:
                     on_span(stop - start)
-            outcomes = [fut.result() for fut in futures]
+            outcomes = [_outcome(path, start, stop, fut) for start, stop, fut in futures]
     result.digests = hasher.hexdigests()
     reach = 0
     for start, stop, hits, failure in sorted(outcomes, key=lambda o: o[0]):
