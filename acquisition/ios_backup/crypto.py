@@ -30,6 +30,8 @@ class DecryptingReader(io.RawIOBase):
         self._released = 0
         self._eof = False
         self._error: EntryReadError | None = None
+        self._beyond = bytearray()  # decrypted past Size: padding, unless it grows too long
+        self._overflow = False
 
     def readable(self) -> bool:
         return True
@@ -79,13 +81,28 @@ class DecryptingReader(io.RawIOBase):
         return block
 
     def _release(self, data: bytes, final: bool = False) -> None:
-        if self._size is not None:
+        """Cut to the manifest's Size, but only padding: bytes beyond Size are held back
+        (fewer than a block), and once more are beyond it they cannot be
+        padding, so everything is released and the lying Size is reported, not obeyed."""
+        if self._size is not None and not self._overflow:
             room = max(0, self._size - self._released)
             if len(data) > room:
+                self._beyond += data[room:]
                 data = data[:room]
+                if len(self._beyond) > 15:  # more than a zero padding can be
+                    self._overflow = True
+                    data, self._beyond = data + bytes(self._beyond), bytearray()
         self._released += len(data)
         self._out += data
-        if final and self._size is not None and self._released < self._size and not self._error:
+        if not final or self._size is None or self._error:
+            return
+        if self._overflow:
+            self._error = EntryReadError(
+                f"{self._name}: decrypted {self._released} bytes but the manifest says Size "
+                f"{self._size}; every decrypted byte is kept",
+                offset=self._size,
+            )
+        elif self._released < self._size:
             self._error = EntryReadError(
                 f"{self._name}: decrypted {self._released} bytes, the manifest says {self._size}",
                 offset=self._consumed,

@@ -86,6 +86,8 @@ class IosBackupSource(Source):
         self._db_copy: Path | None = None
         self._open_problems: list[Problem] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._paths_seen: set[bytes] = set()  # 8-byte digests: millions of rows stay small
+        self._suffixes: dict[str, int] = {}  # duplicated paths only
 
     @classmethod
     def probe(cls, path: Path) -> bool:
@@ -368,12 +370,21 @@ class IosBackupSource(Source):
                 origin=origin,
             )
             return
-        opener = self._opener(stored, key_blob, protection, size, safe.path)
+        path = self._unique(safe.path)
+        if path != safe.path:
+            yield Problem(
+                path,
+                "open",
+                f"duplicate path: an earlier manifest row is already {safe.path!r} "
+                f"({domain!r}/{rel!r}); this one is listed as {path!r}",
+                origin=origin,
+            )
+        opener = self._opener(stored, key_blob, protection, size, path)
         if isinstance(opener, Problem):
             yield opener
             return
         yield Entry(
-            safe.path,
+            path,
             EntryKind.FILE,
             size=size,
             times=times,
@@ -382,6 +393,20 @@ class IosBackupSource(Source):
             meta=meta,
             opener=opener,
         )
+
+    def _unique(self, path: str) -> str:
+        """Two rows that sanitise to one path ('/x' and 'x') are both kept: the later
+        one gets '~2', '~3'... as container members do."""
+        candidate, n = path, self._suffixes.get(path, 1)
+        while True:
+            key = hashlib.blake2b(candidate.encode("utf-8", "surrogatepass"), digest_size=8)
+            if key.digest() not in self._paths_seen:
+                self._paths_seen.add(key.digest())
+                if n > 1:
+                    self._suffixes[path] = n  # the next duplicate starts here: no n**2
+                return candidate
+            n += 1
+            candidate = f"{path}~{n}"
 
     def _opener(
         self, stored: Path, key_blob: bytes | None, protection: Any, size: int | None, name: str
@@ -395,7 +420,15 @@ class IosBackupSource(Source):
                 "encrypted backup but the file has no EncryptionKey",
                 origin=stored.name,
             )
-        cls = int.from_bytes(key_blob[:4], "little") or int(protection or 0)
+        cls = int.from_bytes(key_blob[:4], "little")
+        if not cls and protection is not None and not isinstance(protection, int):
+            return Problem(
+                name,
+                "decrypt",
+                f"ProtectionClass {protection!r} is not a class number",
+                origin=stored.name,
+            )
+        cls = cls or protection or 0
         assert self._keybag is not None
         try:
             file_key = self._keybag.unwrap_for_class(cls, key_blob[4:44])

@@ -340,3 +340,103 @@ def test_odd_manifest_key_is_exit_3(cli, images, tmp_path, value):
     no_traceback(res)
     assert res.code == 3 and "ManifestKey" in res.err and "internal error" not in res.err, res
     assert json.loads((case / "case.json").read_text())["sources"] == []
+
+
+def _edit_encrypted_mbfile(src: Path, rel: str, edit) -> None:
+    """Decrypt the test image's Manifest.db (its key is deterministic), let ``edit``
+    change one row's MBFile record, and encrypt it back."""
+    import plistlib
+
+    from Crypto.Cipher import AES
+
+    key = ios.det_bytes("manifest-db-key", 32)
+    db = src / "Manifest.db"
+    plain = AES.new(key, AES.MODE_CBC, iv=b"\x00" * 16).decrypt(db.read_bytes())
+    scratch = src.parent / "manifest-plain.db"
+    scratch.write_bytes(plain)
+    fid = hashlib.sha1(f"HomeDomain-{rel}".encode()).hexdigest()
+    with sqlite3.connect(scratch) as conn:
+        blob = conn.execute("SELECT file FROM Files WHERE fileID=?", (fid,)).fetchone()[0]
+        archive = plistlib.loads(blob)
+        edit(archive["$objects"])
+        new = plistlib.dumps(archive, fmt=plistlib.FMT_BINARY)
+        conn.execute("UPDATE Files SET file=? WHERE fileID=?", (new, fid))
+    conn.close()
+    db.write_bytes(AES.new(key, AES.MODE_CBC, iv=b"\x00" * 16).encrypt(scratch.read_bytes()))
+    scratch.unlink()
+
+
+def test_manifest_size_smaller_than_the_file_loses_nothing(cli, images, tmp_path):
+    """A manifest Size of 0 for a 4 KiB voicemail must not store it as an empty file."""
+    src = copy_image(images, "ios-encrypted", tmp_path)
+
+    def zero_size(objects):
+        objects[1]["Size"] = 0
+
+    _edit_encrypted_mbfile(src, "Library/Voicemail/1.amr", zero_size)
+    case = tmp_path / "case"
+    res = cli("scan", str(src), "--case", str(case), "--quiet", env={"VMF_PASSWORD": ios.PASSWORD})
+    no_traceback(res)
+    assert res.code == 0, res
+    audio = {
+        x["evidence_path"]: x for x in read_lines(case / "artifacts.jsonl") if x["type"] == "audio"
+    }
+    one = audio.get("HomeDomain/Library/Voicemail/1.amr")
+    assert one is not None and one["decodes"] is True and one["truncated"] is False
+    errs = [e for e in errors(case) if e["evidence_path"].endswith("/1.amr")]
+    assert errs and "Size 0" in errs[0]["message"]
+
+
+def test_odd_protection_class_is_an_error_line(cli, images, tmp_path):
+    """An EncryptionKey whose class prefix is 0 falls back to ProtectionClass; a
+    ProtectionClass that is no integer is one entry's problem, not the source's."""
+    src = copy_image(images, "ios-encrypted", tmp_path)
+
+    def odd_class(objects):
+        key_obj = objects[objects[1]["EncryptionKey"].data]
+        key_obj["NS.data"] = b"\x00\x00\x00\x00" + key_obj["NS.data"][4:]
+        objects[1]["ProtectionClass"] = "three"
+
+    _edit_encrypted_mbfile(src, "Library/Voicemail/2.amr", odd_class)
+    case = tmp_path / "case"
+    res = cli("scan", str(src), "--case", str(case), "--quiet", env={"VMF_PASSWORD": ios.PASSWORD})
+    no_traceback(res)
+    assert res.code == 0, res
+    errs = [e for e in errors(case) if e["evidence_path"].endswith("/2.amr")]
+    assert errs and errs[0]["stage"] == "decrypt", errs
+    audio = [x for x in read_lines(case / "artifacts.jsonl") if x["type"] == "audio"]
+    assert len(audio) == 4  # every other voicemail still there
+
+
+def test_two_rows_with_one_evidence_path_both_analysed(cli, images, tmp_path):
+    """'/Library/Voicemail/1.amr' sanitises to the path of the real 1.amr: both files must
+    be stored and carved (under distinct evidence paths), not one silently shadowed."""
+    src = copy_image(images, "ios-plain", tmp_path)
+    db = src / "Manifest.db"
+    fid1 = hashlib.sha1(b"HomeDomain-Library/Voicemail/1.amr").hexdigest()
+    fid2 = hashlib.sha1(b"HomeDomain-Library/Voicemail/2.amr").hexdigest()
+    blob = sqlite3.connect(db).execute("SELECT file FROM Files WHERE fileID=?", (fid1,))
+    blob = blob.fetchone()[0]
+    twin = "e" * 40
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO Files VALUES (?, 'HomeDomain', '/Library/Voicemail/1.amr', 1, ?)",
+            (twin, blob),
+        )
+    (src / twin[:2]).mkdir(exist_ok=True)
+    shutil.copy(src / fid2[:2] / fid2, src / twin[:2] / twin)  # other bytes than 1.amr
+    case = tmp_path / "case"
+    res = cli("scan", str(src), "--case", str(case), "--quiet")
+    no_traceback(res)
+    assert res.code == 0, res
+    lines = read_lines(case / "artifacts.jsonl")
+    ids = [x["id"] for x in lines]
+    assert len(ids) == len(set(ids))
+    audio = [x for x in lines if x["type"] == "audio"]
+    assert len(audio) == 6
+    ones = sorted(
+        (a["evidence_path"], a["origin_path"]) for a in audio if "/1.amr" in a["evidence_path"]
+    )
+    assert [o for _, o in ones] == [twin, fid1] or [o for _, o in ones] == [fid1, twin]
+    assert len({p for p, _ in ones}) == 2
+    assert any("duplicate" in e["message"] for e in errors(case))
