@@ -104,12 +104,12 @@ def voicemail_line(
     line.update(
         {
             "platform": rec.platform,
-            "caller": rec.caller,
-            "callee": rec.callee,
+            "caller": _text(rec.caller),
+            "callee": _text(rec.callee),
             "received_utc": rec.received_utc,
             "received_raw": jsonable(rec.received_raw),
             "duration_s": _round(rec.duration_s),
-            "transcript": rec.transcript,
+            "transcript": _text(rec.transcript),
             "read": rec.read,
             "deleted": rec.deleted,
             "trashed": rec.trashed,
@@ -184,8 +184,20 @@ def encode_line(line: dict[str, Any]) -> bytes:
     return json.dumps(line, ensure_ascii=False, sort_keys=False).encode() + b"\n"
 
 
+def _text(value: Any) -> str | None:
+    """A text field as the schema wants it, whatever type the row held: SQLite keeps a
+    BLOB or an INTEGER where a phone number belongs, and one such row must not end the run."""
+    if value is None or isinstance(value, str):
+        return jsonable(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    return str(value)
+
+
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 3)
+    if value is None or not math.isfinite(float(value)):
+        return None  # JSON has no Infinity/NaN (SQLite stores 9e999 as +Infinity)
+    return round(float(value), 3)
 
 
 def b64(data: bytes) -> str:

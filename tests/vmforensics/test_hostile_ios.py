@@ -440,3 +440,28 @@ def test_two_rows_with_one_evidence_path_both_analysed(cli, images, tmp_path):
     assert [o for _, o in ones] == [twin, fid1] or [o for _, o in ones] == [fid1, twin]
     assert len({p for p, _ in ones}) == 2
     assert any("duplicate" in e["message"] for e in errors(case))
+
+
+def test_blob_and_number_callers_are_text_not_a_crash(cli, images, tmp_path, schema_validator):
+    """SQLite keeps whatever type a row was given: a BLOB or INTEGER sender must become a
+    string in the line (schema), not an internal error that ends the whole run."""
+    src = copy_image(images, "ios-plain", tmp_path)
+    fid = hashlib.sha1(b"HomeDomain-Library/Voicemail/voicemail.db").hexdigest()
+    with sqlite3.connect(src / fid[:2] / fid) as conn:
+        conn.execute("UPDATE voicemail SET sender=X'2B3134ff', receiver=14155550100 WHERE ROWID=1")
+        conn.execute("UPDATE voicemail SET duration=9e999 WHERE ROWID=2")  # +Infinity
+    conn.close()
+    case = tmp_path / "case"
+    res = cli("scan", str(src), str(images / "ios-legacy"), "--case", str(case), "--quiet")
+    no_traceback(res)
+    assert res.code == 0, res
+    lines = read_lines(case / "artifacts.jsonl")
+    for line in lines:
+        assert not list(schema_validator.iter_errors(line)), line
+    one = next(x for x in lines if x.get("locator") == "sqlite:table=voicemail,rowid=1")
+    assert one["caller"] == "+14\\xff" and one["callee"] == "14155550100"
+    two = next(x for x in lines if x.get("locator") == "sqlite:table=voicemail,rowid=2")
+    assert two["duration_s"] is None
+    for raw in (case / "artifacts.jsonl").read_text().splitlines():
+        json.loads(raw, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert {x["source"] for x in lines} == {"S1", "S2"}
