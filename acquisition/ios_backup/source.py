@@ -325,7 +325,8 @@ class IosBackupSource(Source):
             "/".join(p for p in (safe_domain.path, safe_rel.path) if p),
             safe_domain.issues + safe_rel.issues,
         )
-        origin = file_id
+        # printable: a fileID that is not UTF-8 arrives with surrogates, which JSON refuses
+        origin = file_id.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         if problem:
             yield Problem(safe.path, "parse", problem, origin=origin)
         for issue in safe.issues:

@@ -465,3 +465,27 @@ def test_blob_and_number_callers_are_text_not_a_crash(cli, images, tmp_path, sch
     for raw in (case / "artifacts.jsonl").read_text().splitlines():
         json.loads(raw, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     assert {x["source"] for x in lines} == {"S1", "S2"}
+
+
+def test_undecodable_file_id_is_an_error_line(cli, images, tmp_path, schema_validator):
+    """A fileID that is not UTF-8 is named printably in the error line; it used to end
+    the run with an encoding error while writing the listing."""
+    src = copy_image(images, "ios-plain", tmp_path)
+    db = src / "Manifest.db"
+    fid = hashlib.sha1(b"HomeDomain-Library/Voicemail/1.amr").hexdigest()
+    blob = sqlite3.connect(db).execute("SELECT file FROM Files WHERE fileID=?", (fid,))
+    blob = blob.fetchone()[0]
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO Files VALUES (CAST(? AS TEXT), 'HomeDomain', 'Library/q.amr', 1, ?)",
+            (b"ab\xff\xfe", blob),
+        )
+    conn.close()
+    case = tmp_path / "case"
+    res = cli("scan", str(src), "--case", str(case), "--quiet")
+    no_traceback(res)
+    assert res.code == 0, res
+    errs = [e for e in errors(case) if e["evidence_path"] == "HomeDomain/Library/q.amr"]
+    assert errs and errs[0]["origin_path"] == "ab\\xff\\xfe" and "fileID" in errs[0]["message"]
+    for line in read_lines(case / "artifacts.jsonl"):
+        assert not list(schema_validator.iter_errors(line))
