@@ -125,7 +125,9 @@ def voicemail_line(
     return line
 
 
-def finding_line(rec: FindingRecord, sid: str, origin: str | None) -> dict[str, Any]:
+def finding_line(
+    rec: FindingRecord, sid: str, origin: str | None, source_kind: str = ""
+) -> dict[str, Any]:
     line = _base("finding", sid, rec.path, origin, rec.locator, rec.offset, rec.code)
     line.update(
         {
@@ -135,7 +137,7 @@ def finding_line(rec: FindingRecord, sid: str, origin: str | None) -> dict[str, 
             "detail": rec.detail,
             "key_path": rec.key_path,
             "package": rec.package or package_of(rec.path),
-            "exposure": exposure_of(rec.path),
+            "exposure": exposure_of(rec.path, source_kind),
         }
     )
     return line

@@ -98,7 +98,7 @@ def to_lines(
         if isinstance(rec, VoicemailRecord):
             lines.append(voicemail_line(rec, sid, origins.get(rec.path), _link(rec, audio_by_path)))
         elif isinstance(rec, FindingRecord):
-            lines.append(finding_line(rec, sid, origins.get(rec.path)))
+            lines.append(finding_line(rec, sid, origins.get(rec.path), source_kind))
         elif isinstance(rec, ProblemRecord):
             lines.append(problem_line(rec, sid, origins.get(rec.path)))
     return lines

@@ -468,10 +468,11 @@ class VirtualAdbDevice:
         return self
 
     def _accept(self) -> None:
-        assert self._listener is not None
+        listener = self._listener  # stop() clears the attribute while we may be blocked
+        assert listener is not None
         while True:
             try:
-                sock, _ = self._listener.accept()
+                sock, _ = listener.accept()
             except OSError:
                 return
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
