@@ -15,6 +15,7 @@ import zlib
 from collections import Counter
 
 from parsers.audio.carve import Hit, identify
+from parsers.vvm_packages import is_voicemail_app
 
 MAX_BYTES = 64 << 20  # larger stored files are left to the carver (and said so)
 ENTROPY_HEAD = 4096
@@ -142,24 +143,6 @@ def package_of(path: str) -> str | None:
     return next(g for g in m.groups() if g)
 
 
-# Voicemail apps named by the reference (§2.2-2.6). Matching is by package folder.
-VOICEMAIL_PACKAGES = (
-    "com.google.android.dialer",
-    "com.android.dialer",
-    "com.android.phone",
-    "com.samsung.vvm",
-    "com.samsung.attvvm",
-    "com.att.mobile.android.vvm",
-    "com.att.visualvoicemail",
-    "com.tmobile.vvm.application",
-    "com.vzw.visualvoicemail",
-    "com.metropcs.service.vvm",
-    "com.mizmowireless.vvm",
-    "com.vna.service.vvm",
-    "com.dish.vvm",
-    "com.comcast.modesto.vvm.client",
-    "com.google.android.apps.googlevoice",
-)
 _VM_PATH = re.compile(
     r"(^|/)app_voicemail-data/|(^|/)Library/Voicemail/|voicemail|vvm", re.IGNORECASE
 )
@@ -169,6 +152,6 @@ def voicemail_location(path: str) -> bool:
     """A place where voicemail audio is kept: a voicemail app's folder, the platform
     provider's ``app_voicemail-data``, iOS ``Library/Voicemail``, or a path naming it."""
     pkg = package_of(path)
-    if pkg is not None and (pkg in VOICEMAIL_PACKAGES or pkg.startswith("com.smithmicro.vvm")):
+    if pkg is not None and is_voicemail_app(pkg):
         return True
     return _VM_PATH.search(path) is not None

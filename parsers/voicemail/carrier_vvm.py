@@ -26,21 +26,9 @@ from parsers.audio.carve import Hit, carve, headerless_amr, identify, to_record
 from parsers.base import Context, Item
 from parsers.records import AudioRecord, ProblemRecord
 from parsers.registry import register
+from parsers.vvm_packages import CARRIER_VVM
 
-PACKAGES = (
-    "com.att.mobile.android.vvm",
-    "com.att.visualvoicemail",
-    "com.samsung.vvm",
-    "com.samsung.attvvm",
-    "com.tmobile.vvm.application",
-    "com.vzw.visualvoicemail",
-    "com.metropcs.service.vvm",
-    "com.mizmowireless.vvm",
-    "com.vna.service.vvm",
-    "com.dish.vvm",
-    "com.comcast.modesto.vvm.client",
-    "com.smithmicro.vvm.omtp.*",
-)
+PACKAGES = CARRIER_VVM
 MAX_SIZE = 64 << 20  # voicemail parts are small; larger files are left to the carver
 MIN_B64 = 64
 _B64_TEXT = re.compile(rb"[A-Za-z0-9+/=\r\n\t ]+")
