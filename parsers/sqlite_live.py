@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from parsers.base import Context, Item
+from parsers.records import ProblemRecord
 
 SIDECARS = ("-wal", "-shm")
 
@@ -49,3 +51,21 @@ def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
 def table_names(conn: sqlite3.Connection) -> set[str]:
     """Names of the tables the schema declares."""
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def parse_live(
+    item: Item, ctx: Context, body: Callable[[sqlite3.Connection], Iterator[object]]
+) -> Iterator[object]:
+    """Run a parser body on a read-only scratch copy: a file that is not SQLite, or an
+    SQLite error part-way, becomes a ProblemRecord, never an exception."""
+    try:
+        conn = open_readonly_copy(item, ctx)
+    except (sqlite3.Error, OSError) as exc:
+        yield ProblemRecord(item.path, "parse", f"cannot open as SQLite: {exc}", offset=0)
+        return
+    try:
+        yield from body(conn)
+    except sqlite3.Error as exc:
+        yield ProblemRecord(item.path, "parse", f"SQLite error: {exc}")
+    finally:
+        conn.close()

@@ -18,6 +18,9 @@ from parsers.records import AudioRecord, FindingRecord, ProblemRecord, Voicemail
 from vmforensics.exposure import exposure_of, package_of
 from vmforensics.severity import FINDINGS, severity
 
+# The error stages of the output contract (artifacts.schema.json).
+STAGES = frozenset({"open", "acquire", "decrypt", "parse", "carve", "recover", "store", "verify"})
+
 
 def artifact_id(
     type_: str,
@@ -153,6 +156,8 @@ def error_line(
     locator: str | None = None,
     origin: str | None = None,
 ) -> dict[str, Any]:
+    if stage not in STAGES:  # the contract's vocabulary; keep what the caller said
+        stage, message = "parse", f"[{stage}] {message}"
     line = _base("error", sid, path, origin, locator, offset, f"{stage}|{message}")
     line.update({"stage": stage, "message": message})
     return line

@@ -43,7 +43,7 @@ from parsers.records import AudioRecord, FindingRecord, ProblemRecord
 __all__ = ["Analyser", "analyse"]
 
 Record = AudioRecord | FindingRecord | ProblemRecord
-STAGE = "protection"
+STAGE = "recover"  # the schema's stage for undoing weak protection
 MAX_BLOB_CANDIDATES = 64 << 20  # bytes of SQLite/plist blobs kept for the AES pass
 
 

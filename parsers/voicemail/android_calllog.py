@@ -28,7 +28,7 @@ from typing import Any
 from parsers.base import Context, Item
 from parsers.records import AudioRef, FindingRecord, ProblemRecord, VoicemailRecord
 from parsers.registry import register
-from parsers.sqlite_live import open_readonly_copy, table_columns, table_names
+from parsers.sqlite_live import open_readonly_copy, parse_live, table_columns, table_names
 from parsers.timeconv import unix_ms_to_iso
 from parsers.voicemail._deleted import Recovered, differs, recovered_rows
 
@@ -285,14 +285,4 @@ def _linked_elsewhere(ctx: Context, item: Item, sibling_name: str) -> set[str]:
 
 @register("android-calllog", patterns=PATTERNS)
 def parse(item: Item, ctx: Context) -> Iterator[object]:
-    try:
-        conn = open_readonly_copy(item, ctx)
-    except (sqlite3.Error, OSError) as exc:
-        yield ProblemRecord(item.path, "parse", f"cannot open as SQLite: {exc}", offset=0)
-        return
-    try:
-        yield from parse_database(item, ctx, conn)
-    except sqlite3.Error as exc:
-        yield ProblemRecord(item.path, "parse", f"SQLite error: {exc}")
-    finally:
-        conn.close()
+    return parse_live(item, ctx, lambda conn: parse_database(item, ctx, conn))

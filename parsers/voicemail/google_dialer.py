@@ -27,7 +27,7 @@ from xml.etree import ElementTree
 from parsers.base import Context, Item
 from parsers.records import AudioRef, FindingRecord, ProblemRecord, VoicemailRecord
 from parsers.registry import register
-from parsers.sqlite_live import open_readonly_copy, table_columns, table_names
+from parsers.sqlite_live import open_readonly_copy, parse_live, table_columns, table_names
 from parsers.timeconv import unix_ms_to_iso
 from parsers.voicemail._deleted import differs, recovered_rows
 from parsers.voicemail.android_calllog import resolve_audio
@@ -262,21 +262,14 @@ def _archive(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterator[obj
     ),
 )
 def parse_database(item: Item, ctx: Context) -> Iterator[object]:
-    try:
-        conn = open_readonly_copy(item, ctx)
-    except (sqlite3.Error, OSError) as exc:
-        yield ProblemRecord(item.path, "parse", f"cannot open as SQLite: {exc}", offset=0)
-        return
-    try:
+    def body(conn: sqlite3.Connection) -> Iterator[object]:
         tables = table_names(conn)
         if "AnnotatedCallLog" in tables:
             yield from _annotated(item, ctx, conn)
         if "voicemail_archive_table" in tables:
             yield from _archive(item, ctx, conn)
-    except sqlite3.Error as exc:
-        yield ProblemRecord(item.path, "parse", f"SQLite error: {exc}")
-    finally:
-        conn.close()
+
+    return parse_live(item, ctx, body)
 
 
 # --- credentials in shared_prefs ------------------------------------------------------------

@@ -17,7 +17,7 @@ from parsers.base import Context, Item
 from parsers.nskeyed import ArchiveError, unarchive
 from parsers.records import AudioRef, ProblemRecord, VoicemailRecord
 from parsers.registry import register
-from parsers.sqlite_live import open_readonly_copy, table_columns
+from parsers.sqlite_live import parse_live, table_columns
 from parsers.timeconv import cocoa_to_iso, unix_to_iso
 from parsers.voicemail._deleted import Recovered, differs, recovered_rows
 
@@ -99,17 +99,7 @@ def _row_record(
 
 @register("ios-voicemail-db", patterns=("*Library/Voicemail/voicemail.db",))
 def parse(item: Item, ctx: Context) -> Iterator[object]:
-    try:
-        conn = open_readonly_copy(item, ctx)
-    except (sqlite3.Error, OSError) as exc:
-        yield ProblemRecord(item.path, "parse", f"cannot open as SQLite: {exc}")
-        return
-    try:
-        yield from _parse_tables(item, ctx, conn)
-    except sqlite3.Error as exc:
-        yield ProblemRecord(item.path, "parse", f"SQLite error: {exc}")
-    finally:
-        conn.close()
+    return parse_live(item, ctx, lambda conn: _parse_tables(item, ctx, conn))
 
 
 def _parse_tables(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterator[object]:

@@ -113,7 +113,7 @@ def test_file_listed_but_missing(cli, images, tmp_path):
     assert vm3["audio_ids"] == []
 
 
-def test_corrupt_voicemail_db(cli, images, tmp_path):
+def test_corrupt_voicemail_db(cli, images, tmp_path, schema_validator):
     src = copy_image(images, "ios-plain", tmp_path)
     fid = hashlib.sha1(b"HomeDomain-Library/Voicemail/voicemail.db").hexdigest()
     path = src / fid[:2] / fid
@@ -125,7 +125,9 @@ def test_corrupt_voicemail_db(cli, images, tmp_path):
     no_traceback(res)
     assert res.code == 0, res
     errs = [e for e in errors(case) if e["evidence_path"].endswith("voicemail.db")]
-    assert errs and errs[0]["stage"] == "parse"
+    assert any(e["stage"] == "parse" and "SQLite" in e["message"] for e in errs), errs
+    for line in read_lines(case / "artifacts.jsonl"):
+        assert not list(schema_validator.iter_errors(line)), line
     assert len([x for x in read_lines(case / "artifacts.jsonl") if x["type"] == "audio"]) == 5
 
 

@@ -59,3 +59,11 @@ def test_spool_scanned_directly_is_server_spool():
     assert exposure_of("voicemail/default/1001/Old/msg0001.WAV") == "server-spool"
     assert exposure_of("etc/asterisk/voicemail.conf") == "server-spool"
     assert exposure_of("photos/2024/INBOX/img.jpg") == "unknown"
+
+
+def test_error_lines_keep_to_the_contract_stages(schema_validator):
+    from vmforensics.artifacts import error_line
+
+    line = error_line("a/b", "protection", "odd stage from a parser", "S1")
+    assert line["stage"] == "parse" and line["message"].startswith("[protection]")
+    assert not list(schema_validator.iter_errors(line))
