@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from source_reading import read_all
 
-from acquisition.base import Entry, EntryKind, Problem
+from acquisition.base import Entry, EntryKind
 from acquisition.errors import SourceUnavailable
 from acquisition.folder import FolderSource
 
@@ -25,22 +26,6 @@ def write(root: Path, rel: str, data: bytes = b"x") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
-
-
-def read_all(source: FolderSource):
-    entries: list[Entry] = []
-    problems: list[Problem] = []
-    content: dict[str, bytes] = {}
-    with source:
-        for item in source.entries():
-            if isinstance(item, Problem):
-                problems.append(item)
-                continue
-            entries.append(item)
-            if item.kind is EntryKind.FILE:
-                with item.open() as f:
-                    content[item.path] = f.read()
-    return entries, problems, content
 
 
 def test_android_folder_is_normalised(tmp_path):

@@ -11,9 +11,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from source_reading import read_all
 
-from acquisition.base import Entry, EntryKind, Problem
-from acquisition.errors import EntryReadError, NotRecognised
+from acquisition.base import EntryKind
+from acquisition.errors import NotRecognised
 from acquisition.tarball import TarSource
 
 PKG = "com.google.android.dialer"
@@ -58,24 +59,6 @@ def special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
     if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
         info.devmajor, info.devminor = 1, 3
     return info
-
-
-def read_all(source: TarSource):
-    entries: list[Entry] = []
-    problems: list[Problem] = []
-    content: dict[str, bytes] = {}
-    with source:
-        for item in source.entries():
-            if isinstance(item, Problem):
-                problems.append(item)
-                continue
-            entries.append(item)
-            if item.kind is EntryKind.FILE:
-                try:
-                    content[item.path] = item.open().read()
-                except EntryReadError as exc:
-                    problems.append(Problem(item.path, "read", str(exc), exc.offset))
-    return entries, problems, content
 
 
 @pytest.mark.parametrize("compression", ["", "gz", "bz2", "xz"])

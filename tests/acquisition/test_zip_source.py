@@ -9,9 +9,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from source_reading import read_all
 
-from acquisition.base import Entry, EntryKind, Problem
-from acquisition.errors import EntryReadError, NotRecognised
+from acquisition.base import EntryKind
+from acquisition.errors import NotRecognised
 from acquisition.ziparchive import ZipSource
 
 PKG = "com.android.providers.contacts"
@@ -30,28 +31,6 @@ def make_zip(path: Path, members, compression=zipfile.ZIP_DEFLATED) -> Path:
             info.create_system = 3
             zf.writestr(info, data)
     return path
-
-
-def read_all(source: ZipSource):
-    entries: list[Entry] = []
-    problems: list[Problem] = []
-    content: dict[str, bytes] = {}
-    with source:
-        for item in source.entries():
-            if isinstance(item, Problem):
-                problems.append(item)
-                continue
-            entries.append(item)
-            if item.kind is EntryKind.FILE:
-                stream = item.open()
-                got = b""
-                try:
-                    while chunk := stream.read(1 << 20):
-                        got += chunk
-                except EntryReadError as exc:
-                    problems.append(Problem(item.path, "read", str(exc), exc.offset))
-                content[item.path] = got
-    return entries, problems, content
 
 
 def test_android_zip_is_normalised(tmp_path):
