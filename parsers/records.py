@@ -20,7 +20,7 @@ class AudioRecord:
     """
 
     path: str
-    offset: int
+    offset: int | None  # None for audio held in a cell or value (``locator`` says where)
     length: int
     container: str
     codec: str | None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from parsers.apps import package_of
+
 PLATFORM_STORES = (
     "data/data/com.android.providers.contacts/",
     "data/data/com.samsung.android.providers.contacts/",
@@ -27,11 +29,6 @@ COMPANION_PACKAGES = (
     "com.apple.NanoPhone",
     "com.apple.Bridge",
 )
-_PKG = re.compile(
-    r"^(?:data/data/|data/user/\d+/|data/user_de/\d+/|sdcard/Android/(?:data|obb|media)/"
-    r"|storage/emulated/\d+/Android/(?:data|obb|media)/|data/app/)([A-Za-z0-9_.]+?)(?:-[^/]*)?/"
-    r"|^AppDomain(?:Group|Plugin)?-([^/]+)/|^containers/([^/]+)/"
-)
 _SPOOL = re.compile(
     r"(^|/)(var/spool/asterisk/|etc/asterisk/|voicemail/[^/]+/[^/]+/"
     r"(INBOX|Old|Urgent|Deleted|Work|Family|Friends|Cust[1-5]|tmp)/)"
@@ -45,13 +42,6 @@ _CACHE = re.compile(
     r"^(data/data|data/user_de/\d+)/[^/]+/(cache|code_cache)/"
     r"|^AppDomain[^/]*/(Library/Caches|tmp)/"
 )
-
-
-def package_of(path: str) -> str | None:
-    m = _PKG.match(path)
-    if not m:
-        return None
-    return next(g for g in m.groups() if g)
 
 
 def exposure_of(path: str, source_kind: str = "") -> str:

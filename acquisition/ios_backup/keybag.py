@@ -78,7 +78,7 @@ class Keybag:
         if iterations > MAX_ITER or (isinstance(dpic, int) and dpic > MAX_DPIC):
             raise ValueError(
                 f"keybag asks for an absurd iteration count (ITER {iterations}, "
-                f"DPIC {dpic}); refused"
+                f"DPIC {dpic!r}); refused"
             )
         if isinstance(dpsl, bytes) and isinstance(dpic, int):
             pw = hashlib.pbkdf2_hmac("sha256", pw, dpsl, dpic, 32)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from parsers.audio.carve import Hit
+from parsers.apps import package_of
+from parsers.audio.carve import Hit, to_record
 from parsers.base import Context, Item
 from parsers.protection import aes, encodings, prefix, xor
 from parsers.protection.common import (
@@ -30,7 +31,6 @@ from parsers.protection.common import (
     explained,
     high_entropy,
     known_other_format,
-    package_of,
     printable_ratio,
     recovered,
     starts_with_audio,
@@ -81,23 +81,14 @@ def _audio(
     locator: str | None = None,
     key_path: str | None = None,
 ) -> AudioRecord:
-    return AudioRecord(
-        path=path,
-        offset=offset,  # type: ignore[arg-type]  # None for a cell or value (locator says where)
+    return replace(
+        to_record(hit, path, locator=locator),
+        offset=offset,  # None for a cell or value (the locator says where)
         length=length,
-        container=hit.container,
-        codec=hit.codec,
-        sha256=hit.sha256,
-        size=hit.length,
-        decodes=hit.decodes,
-        truncated=hit.truncated,
-        duration_s=hit.duration_s,
         protection=protection,
         method=method,
         key_path=key_path,
-        locator=locator,
         data=data[: hit.length],
-        extra=dict(hit.extra),
     )
 
 

@@ -14,8 +14,8 @@ import re
 import zlib
 from collections import Counter
 
+from parsers.apps import is_voicemail_app, package_of
 from parsers.audio.carve import Hit, identify
-from parsers.vvm_packages import is_voicemail_app
 
 MAX_BYTES = 64 << 20  # larger stored files are left to the carver (and said so)
 ENTROPY_HEAD = 4096
@@ -127,20 +127,6 @@ def explained(data: bytes) -> bool:
         return False
     hit = identify(data, decode=False)
     return hit is not None and hit.length >= max(64, len(data) // 2)
-
-
-_PKG = re.compile(
-    r"^(?:data/data/|data/user/\d+/|data/user_de/\d+/|sdcard/Android/(?:data|obb|media)/"
-    r"|storage/emulated/\d+/Android/(?:data|obb|media)/)([A-Za-z0-9_.]+)/"
-    r"|^AppDomain(?:Group|Plugin)?-([^/]+)/|^containers/([^/]+)/"
-)
-
-
-def package_of(path: str) -> str | None:
-    m = _PKG.match(path)
-    if not m:
-        return None
-    return next(g for g in m.groups() if g)
 
 
 _VM_PATH = re.compile(

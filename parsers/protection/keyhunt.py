@@ -21,7 +21,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from parsers.protection.common import package_of
+from parsers.apps import package_of
 from parsers.protection.values import Value
 
 MAX_KEYS = 4096

@@ -22,11 +22,11 @@ import mmap
 import re
 from collections.abc import Iterator
 
+from parsers.apps import CARRIER_VVM
 from parsers.audio.carve import Hit, carve, headerless_amr, identify, to_record
 from parsers.base import Context, Item
 from parsers.records import AudioRecord, ProblemRecord
 from parsers.registry import register
-from parsers.vvm_packages import CARRIER_VVM
 
 PACKAGES = CARRIER_VVM
 MAX_SIZE = 64 << 20  # voicemail parts are small; larger files are left to the carver

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from parsers import protection, registry
 from parsers.audio import carve as audio_carve
@@ -106,7 +106,7 @@ def to_lines(
 
 def _prefer_parsers(records: list[AudioRecord]) -> list[AudioRecord]:
     """One record per place: a parser's (which knows the protection) over the carver's."""
-    chosen: dict[tuple[str, str | None, int], AudioRecord] = {}
+    chosen: dict[tuple[str, str | None, int | None], AudioRecord] = {}
     for rec in records:
         key = (rec.path, rec.locator, rec.offset)
         current = chosen.get(key)
@@ -138,11 +138,11 @@ def _keep_audio_bytes(
         else:
             item = ctx.get(rec.path)
             source_file = item.local_path if item is not None else in_place.get(rec.path)
-            if source_file is None:
+            if source_file is None or rec.offset is None:
                 return
             with open(source_file, "rb") as f:  # streamed: a slice may be GiBs
                 f.seek(rec.offset)
-                obj = store.ingest(_Slice(f, rec.size))
+                obj = store.ingest(cast(BinaryIO, _Slice(f, rec.size)))
         sha256, size = obj.sha256, obj.size
     derived.write(
         json.dumps(

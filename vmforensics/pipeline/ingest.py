@@ -34,7 +34,7 @@ class _Guarded(io.RawIOBase):
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
         own_read1 = getattr(type(inner), "read1", io.BufferedIOBase.read1)
-        self._read = inner.read if own_read1 is io.BufferedIOBase.read1 else inner.read1
+        self._read = inner.read if own_read1 is io.BufferedIOBase.read1 else inner.read1  # type: ignore[attr-defined]
         self.error: EntryReadError | OSError | None = None
         self.read_bytes = 0
 
