@@ -1,10 +1,28 @@
-"""The voicemail apps the reference names (voicemail-artifacts.md §2.2–2.6), in one place.
+"""Which app owns a path, and which apps are voicemail apps, in one place.
 
 Carrier and OEM visual-voicemail apps keep audio in undocumented places; these lists let
-the carrier parser and the weak-protection pass recognise their folders by package name.
+the carrier parser, the weak-protection pass and the application's exposure rules
+recognise their folders by package name (voicemail-artifacts.md §2.2–2.6).
 """
 
 from __future__ import annotations
+
+import re
+
+_PKG = re.compile(
+    r"^(?:data/data/|data/user/\d+/|data/user_de/\d+/|sdcard/Android/(?:data|obb|media)/"
+    r"|storage/emulated/\d+/Android/(?:data|obb|media)/|data/app/)([A-Za-z0-9_.]+?)(?:-[^/]*)?/"
+    r"|^AppDomain(?:Group|Plugin)?-([^/]+)/|^containers/([^/]+)/"
+)
+
+
+def package_of(path: str) -> str | None:
+    """The Android package or iOS bundle id whose storage holds this evidence path."""
+    m = _PKG.match(path)
+    if not m:
+        return None
+    return next(g for g in m.groups() if g)
+
 
 # Carrier and OEM visual-voicemail clients; a trailing ".*" names a family of packages.
 CARRIER_VVM = (
