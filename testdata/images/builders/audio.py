@@ -44,10 +44,12 @@ def encode(
     rate: int = SAMPLE_RATE,
     bit_rate: int | None = None,
     options: dict[str, str] | None = None,
+    container_options: dict[str, str] | None = None,
 ) -> bytes:
-    """Encode mono s16 PCM into ``fmt`` with ``codec``, in memory."""
+    """Encode mono s16 PCM into ``fmt`` with ``codec``, in memory (``container_options``
+    such as ``{"fflags": "+bitexact"}`` go to the muxer)."""
     buf = io.BytesIO()
-    with av.open(buf, "w", format=fmt) as container:
+    with av.open(buf, "w", format=fmt, container_options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=rate, options=options or {})
         stream.layout = "mono"
         if bit_rate:

@@ -59,26 +59,13 @@ def clip(kind: str, seed: int, seconds: float = 2.0) -> bytes:
     """Real audio, muxed bit-exact (the Ogg muxer otherwise draws a random serial)."""
     spec = dict(_FORMATS[kind])
     fmt, codec, bit_rate = spec["fmt"], spec["codec"], spec.get("bit_rate")
-    pcm = audio.voice_pcm(seconds, seed)
-    rate = audio.SAMPLE_RATE
-    buf = io.BytesIO()
-    with av.open(buf, "w", format=fmt, container_options={"fflags": "+bitexact"}) as container:
-        stream = container.add_stream(codec, rate=rate)
-        stream.layout = "mono"
-        if bit_rate:
-            stream.bit_rate = bit_rate
-        samples = stream.codec_context.frame_size or 160
-        step, pts = samples * 2, 0
-        for start in range(0, len(pcm), step):
-            frame = av.AudioFrame(format="s16", layout="mono", samples=samples)
-            frame.planes[0].update(pcm[start : start + step].ljust(step, b"\x00"))
-            frame.sample_rate, frame.pts = rate, pts
-            pts += samples
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return buf.getvalue()
+    return audio.encode(
+        audio.voice_pcm(seconds, seed),
+        fmt=fmt,
+        codec=codec,
+        bit_rate=bit_rate,
+        container_options={"fflags": "+bitexact"},
+    )
 
 
 def xor(data: bytes, key: bytes, upto: int | None = None) -> bytes:
