@@ -21,7 +21,7 @@ from typing import Any
 from parsers.base import Context, Item
 from parsers.records import AudioRef, ProblemRecord, VoicemailRecord
 from parsers.registry import register
-from parsers.sqlite_live import open_readonly_copy, table_columns, table_names
+from parsers.sqlite_live import parse_live, table_columns, table_names
 from parsers.timeconv import unix_ms_to_iso
 
 KIND_VOICEMAIL = 3
@@ -144,61 +144,55 @@ def voicemail_of(blob: bytes) -> dict[str, Any] | None:
     patterns=("*com.google.android.apps.googlevoice/files/accounts/*/LegacyMsgDbInstance.db",),
 )
 def parse(item: Item, ctx: Context) -> Iterator[object]:
-    try:
-        conn = open_readonly_copy(item, ctx)
-    except (sqlite3.Error, OSError) as exc:
-        yield ProblemRecord(item.path, "parse", f"cannot open as SQLite: {exc}", offset=0)
+    return parse_live(item, ctx, lambda conn: _messages(item, ctx, conn))
+
+
+def _messages(item: Item, ctx: Context, conn: sqlite3.Connection) -> Iterator[object]:
+    if "message_t" not in table_names(conn):
+        yield ProblemRecord(item.path, "parse", "no 'message_t' table")
         return
-    try:
-        if "message_t" not in table_names(conn):
-            yield ProblemRecord(item.path, "parse", "no 'message_t' table")
-            return
-        columns = table_columns(conn, "message_t")
-        if "message_blob" not in columns:
-            yield ProblemRecord(item.path, "parse", "message_t has no message_blob column")
-            return
-        app_root = item.path.split("/files/accounts/", 1)[0]
-        account = item.path.split("/files/accounts/", 1)[1].split("/", 1)[0]
-        for values in conn.execute("SELECT rowid, * FROM message_t ORDER BY rowid"):
-            row = dict(zip(["__rowid__", *columns], values, strict=False))
-            rowid = row.pop("__rowid__")
-            blob = row.get("message_blob")
-            if not isinstance(blob, bytes):
-                continue
-            try:
-                vm = voicemail_of(blob)
-            except ProtoError as exc:
-                yield ProblemRecord(
-                    item.path,
-                    "parse",
-                    f"message_blob is not a protobuf message: {exc}",
-                    locator=f"sqlite:table=message_t,rowid={rowid}",
-                )
-                continue
-            if vm is None:
-                continue
-            refs = []
-            mid = vm["message_id"]
-            if mid and not any(c in mid for c in "*?[/"):
-                refs = [AudioRef(a.path) for a in ctx.glob(f"{app_root}/cache/audio/*{mid}*")]
-            extra = {k: v for k, v in row.items() if not isinstance(v, bytes)}
-            extra.update({"account": account, "message_id": mid, "kind": KIND_VOICEMAIL})
-            yield VoicemailRecord(
-                path=item.path,
-                platform="android",
+    columns = table_columns(conn, "message_t")
+    if "message_blob" not in columns:
+        yield ProblemRecord(item.path, "parse", "message_t has no message_blob column")
+        return
+    app_root = item.path.split("/files/accounts/", 1)[0]
+    account = item.path.split("/files/accounts/", 1)[1].split("/", 1)[0]
+    for values in conn.execute("SELECT rowid, * FROM message_t ORDER BY rowid"):
+        row = dict(zip(["__rowid__", *columns], values, strict=False))
+        rowid = row.pop("__rowid__")
+        blob = row.get("message_blob")
+        if not isinstance(blob, bytes):
+            continue
+        try:
+            vm = voicemail_of(blob)
+        except ProtoError as exc:
+            yield ProblemRecord(
+                item.path,
+                "parse",
+                f"message_blob is not a protobuf message: {exc}",
                 locator=f"sqlite:table=message_t,rowid={rowid}",
-                caller=vm["caller"],
-                callee=vm["own_number"],
-                received_utc=unix_ms_to_iso(vm["date"]),
-                received_raw=vm["date"],
-                duration_s=vm["duration"],
-                transcript=vm["transcript"],
-                read=vm["read"],
-                deleted=False,
-                audio_refs=refs,
-                extra=extra,
             )
-    except sqlite3.Error as exc:
-        yield ProblemRecord(item.path, "parse", f"SQLite error: {exc}")
-    finally:
-        conn.close()
+            continue
+        if vm is None:
+            continue
+        refs = []
+        mid = vm["message_id"]
+        if mid and not any(c in mid for c in "*?[/"):
+            refs = [AudioRef(a.path) for a in ctx.glob(f"{app_root}/cache/audio/*{mid}*")]
+        extra = {k: v for k, v in row.items() if not isinstance(v, bytes)}
+        extra.update({"account": account, "message_id": mid, "kind": KIND_VOICEMAIL})
+        yield VoicemailRecord(
+            path=item.path,
+            platform="android",
+            locator=f"sqlite:table=message_t,rowid={rowid}",
+            caller=vm["caller"],
+            callee=vm["own_number"],
+            received_utc=unix_ms_to_iso(vm["date"]),
+            received_raw=vm["date"],
+            duration_s=vm["duration"],
+            transcript=vm["transcript"],
+            read=vm["read"],
+            deleted=False,
+            audio_refs=refs,
+            extra=extra,
+        )
